@@ -1,0 +1,72 @@
+"""Reading the CSV files French administrations produce: `;` or `,`, UTF-8 or Latin-1."""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+
+from infra.errors import FieldError, InvalidInput
+
+
+def decode_text(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InvalidInput([FieldError("fichier", "Le fichier n'est ni en UTF-8 ni en Latin-1.")])
+
+
+def normalize_name(name: str) -> str:
+    """`Nom_établissement ` -> `nom_etablissement`: header names compared without accents."""
+    stripped = "".join(
+        c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)
+    )
+    return "_".join(stripped.strip().lower().replace("'", "_").replace("-", "_").split())
+
+
+def read_rows(
+    data: bytes, columns: dict[str, tuple[str, ...]], required: tuple[str, ...]
+) -> list[tuple[int, dict[str, str]]]:
+    """Rows keyed by canonical column name, with their line number in the file.
+
+    `columns` maps each canonical name to its accepted aliases (already normalized).
+    """
+    text = decode_text(data)
+    if not text.strip():
+        raise InvalidInput([FieldError("fichier", "Le fichier est vide.")])
+    first_line = text.splitlines()[0]
+    delimiter = ";" if first_line.count(";") >= first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header = [normalize_name(h) for h in next(reader)]
+    index: dict[str, int] = {}
+    for canonical, aliases in columns.items():
+        for i, name in enumerate(header):
+            if name == canonical or name in aliases:
+                index[canonical] = i
+                break
+    missing = [c for c in required if c not in index]
+    if missing:
+        raise InvalidInput(
+            [
+                FieldError(
+                    "entete",
+                    f"Colonne obligatoire absente de la ligne d'en-tête : {c} "
+                    f"(séparateur détecté : « {delimiter} »).",
+                    line=1,
+                )
+                for c in missing
+            ]
+        )
+    rows: list[tuple[int, dict[str, str]]] = []
+    for line_no, record in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in record):
+            continue
+        rows.append(
+            (
+                line_no,
+                {c: (record[i].strip() if i < len(record) else "") for c, i in index.items()},
+            )
+        )
+    return rows

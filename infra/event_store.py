@@ -1,0 +1,92 @@
+"""The eventsourcing library, wired to the `events/` contract.
+
+Events are stored as the contract's own bytes (`events.encode`), with the event type as topic,
+so the rows in PostgreSQL decode with `events/` alone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
+
+import events
+from events.envelope import Actor, Event
+from infra.settings import DatabaseSettings
+
+E = TypeVar("E", bound=Event)
+
+
+class ContractMapper(Mapper[uuid.UUID]):
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        assert isinstance(domain_event, Event)
+        return StoredEvent(
+            originator_id=domain_event.originator_id,
+            originator_version=domain_event.originator_version,
+            topic=domain_event.type_name(),
+            state=events.encode(domain_event),
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        return events.decode(stored_event.state)
+
+
+class ConcurrentWriteError(Exception):
+    """Someone else wrote to the same aggregate since it was read."""
+
+
+class ContractApplication(Application[uuid.UUID]):
+    """An eventsourcing Application whose domain events are `events/` Structs."""
+
+    def construct_mapper(self) -> Mapper[uuid.UUID]:
+        return ContractMapper(transcoder=self.construct_transcoder())
+
+    def record(self, *new_events: Event) -> int:
+        """Store the events atomically; return the notification id of the last one."""
+        try:
+            recordings = self.save(*new_events)
+        except IntegrityError as exc:
+            raise ConcurrentWriteError(str(exc)) from exc
+        return max((r.notification.id for r in recordings), default=0)
+
+    def stream(self, originator_id: uuid.UUID) -> list[Event]:
+        return [e for e in self.events.get(originator_id) if isinstance(e, Event)]
+
+
+def new_event(
+    cls: type[E],
+    *,
+    originator_id: uuid.UUID,
+    originator_version: int,
+    uai: str | None,
+    school_year: str,
+    actor: Actor,
+    occurred_at: datetime | None = None,
+    **payload: Any,
+) -> E:
+    now = datetime.now(UTC)
+    return cls(
+        event_id=uuid.uuid4(),
+        originator_id=originator_id,
+        originator_version=originator_version,
+        uai=uai,
+        school_year=school_year,
+        occurred_at=occurred_at or now,
+        recorded_at=now,
+        actor=actor,
+        **payload,
+    )
+
+
+def stream_id(*parts: str) -> uuid.UUID:
+    """A stable aggregate id from its natural key (e.g. `("school", "0341234A")`)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, "numecole:" + ":".join(parts))
+
+
+def ensure_schema(database: DatabaseSettings, schema: str) -> None:
+    with psycopg.connect(database.url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')

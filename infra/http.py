@@ -1,0 +1,199 @@
+"""What every HTTP service shares: authentication, error responses in French, request logs."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.middleware.base import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from infra.auth import InvalidToken, Principal, TokenService
+from infra.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from infra.event_store import ConcurrentWriteError
+
+log = structlog.get_logger("http")
+
+MAX_BODY_BYTES = 64 * 1024
+PUBLIC_PATHS = ["/schema", "/health"]
+
+
+class ErrorBody(msgspec.Struct):
+    errors: list[FieldError]
+
+
+def error_response(status: int, errors: list[FieldError]) -> Response[ErrorBody]:
+    return Response(ErrorBody(errors=errors), status_code=status)
+
+
+class TokenAuthentication(AbstractAuthenticationMiddleware):
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        header = connection.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise NotAuthorizedException("missing bearer token")
+        tokens: TokenService = connection.app.state.tokens
+        try:
+            principal = tokens.verify(token.strip())
+        except InvalidToken as exc:
+            log.info("token_refused", reason=str(exc), path=connection.url.path)
+            raise NotAuthorizedException(str(exc)) from exc
+        structlog.contextvars.bind_contextvars(user_id=principal.user_id, role=principal.role.value)
+        return AuthenticationResult(user=principal, auth=token)
+
+
+def principal_of(request: Request[Any, Any, Any]) -> Principal:
+    user = request.user
+    assert isinstance(user, Principal)
+    return user
+
+
+class RequestLog(ASGIMiddleware):
+    """One log line a request, with an id that every line logged while serving it carries."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        request_id = uuid.uuid4().hex[:16]
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        try:
+            await next_app(scope, receive, send_wrapper)
+        except Exception as exc:
+            # Raised by a middleware inside this one; Litestar answers it further out.
+            status = getattr(exc, "status_code", 500)
+            raise
+        finally:
+            log.info(
+                "request",
+                method=scope.get("method"),
+                path=scope.get("path"),
+                status=status,
+                ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+
+
+_FRENCH_BY_STATUS = {
+    400: "La requête est mal formée : le corps doit être un document JSON valide.",
+    401: "Authentification requise : jeton absent, expiré ou invalide.",
+    403: "Accès refusé.",
+    404: "Ressource introuvable.",
+    405: "Méthode non autorisée pour cette adresse.",
+    413: f"Le corps de la requête dépasse la taille maximale ({MAX_BODY_BYTES // 1024} Kio).",
+    415: "Le corps de la requête doit être au format JSON.",
+    429: "Trop de requêtes, réessayez dans un instant.",
+}
+
+
+def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+    status = exc.status_code
+    if status >= 500:
+        log.error("http_error", status=status, detail=exc.detail)
+        return error_response(status, [FieldError("", "Erreur interne du service.")])
+    message = _FRENCH_BY_STATUS.get(status, "La requête a été refusée.")
+    field = "body" if status in (400, 413, 415) else ""
+    if status == 400 and exc.extra and isinstance(exc.extra, list):
+        for item in exc.extra:
+            if isinstance(item, dict) and item.get("source") in ("path", "query"):
+                field = str(item.get("key", ""))
+                message = f"Paramètre invalide : {field}."
+                break
+    log.info("request_refused", status=status, detail=exc.detail)
+    return error_response(status, [FieldError(field, message)])
+
+
+def _invalid(request: Request[Any, Any, Any], exc: InvalidInput) -> Response[ErrorBody]:
+    log.info(
+        "invalid_input", errors=[f"{e.field}:{e.line}" if e.line else e.field for e in exc.errors]
+    )
+    return error_response(422, exc.errors)
+
+
+def _not_found(request: Request[Any, Any, Any], exc: NotFound) -> Response[ErrorBody]:
+    return error_response(404, [FieldError("", str(exc))])
+
+
+def _conflict(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    log.info("conflict", detail=str(exc))
+    message = (
+        str(exc)
+        if isinstance(exc, Conflict)
+        else "Une autre modification a été enregistrée en même temps ; rechargez et recommencez."
+    )
+    return error_response(409, [FieldError("", message)])
+
+
+def _forbidden(request: Request[Any, Any, Any], exc: Forbidden) -> Response[ErrorBody]:
+    user = request.scope.get("user")
+    log.warning(
+        "access_refused",
+        path=request.url.path,
+        method=request.method,
+        user_id=getattr(user, "user_id", None),
+        role=getattr(getattr(user, "role", None), "value", None),
+        scope=getattr(user, "scope", None),
+    )
+    return error_response(403, [FieldError("", str(exc))])
+
+
+def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    log.exception("unhandled_error", error=type(exc).__name__)
+    return error_response(500, [FieldError("", "Erreur interne du service.")])
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    HTTPException: _http_exception,
+    InvalidInput: _invalid,
+    NotFound: _not_found,
+    Conflict: _conflict,
+    ConcurrentWriteError: _conflict,
+    Forbidden: _forbidden,
+    Exception: _internal,
+}
+
+
+def build_app(
+    *,
+    title: str,
+    route_handlers: list[Any],
+    lifespan: list[Any],
+    public_paths: list[str] | None = None,
+) -> Any:
+    """A Litestar app with the platform's conventions: bearer tokens, French errors, 64 KiB
+    bodies, request logs, OpenAPI at /schema."""
+    from litestar import Litestar, get
+    from litestar.middleware.base import DefineMiddleware
+    from litestar.openapi import OpenAPIConfig
+
+    @get("/health", operation_id="health", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return Litestar(
+        route_handlers=[health, *route_handlers],
+        lifespan=lifespan,
+        middleware=[
+            RequestLog(),
+            DefineMiddleware(TokenAuthentication, exclude=PUBLIC_PATHS + (public_paths or [])),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=OpenAPIConfig(title=title, version="1.0.0", path="/schema"),
+    )

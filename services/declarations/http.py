@@ -1,0 +1,176 @@
+"""HTTP controllers of the declarations service: a request struct in, one use case, a struct out."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, post, put
+
+from events.declarations import AnswerValue, UsageDefinition
+from infra.errors import NotFound
+from infra.http import principal_of
+from services.declarations.application import DeclarationsApplication
+from services.declarations.register_csv import parse_register
+
+SOURCE = "declarations"
+
+
+class DeclarationBody(msgspec.Struct):
+    """The answers to the 13 questions, keyed by code (A1 … C3)."""
+
+    answers: dict[str, Any]
+
+
+class WriteReceipt(msgspec.Struct):
+    """`position` is the record's position after the write: a profile read with
+    `after=declarations:<position>` waits until the projection has reached it."""
+
+    source: str
+    position: int
+
+
+class DeclarationOut(msgspec.Struct):
+    uai: str
+    school_year: str
+    declared: bool
+    answers: dict[str, AnswerValue] | None
+    confirmed: bool
+    recorded_at: datetime | None
+    recorded_by: str | None
+    prefill: dict[str, AnswerValue] | None
+    prefill_from: str | None
+    usages: list[str]
+
+
+class CampaignBody(msgspec.Struct):
+    opens_on: date
+    closes_on: date
+
+
+class CatalogueBody(msgspec.Struct):
+    usages: list[UsageDefinition]
+
+
+class CatalogueOut(msgspec.Struct):
+    academie: str
+    version: int
+    usages: list[UsageDefinition]
+
+
+class RegisterImportOut(msgspec.Struct):
+    registered: int
+    changed: int
+    unchanged: int
+    position: int
+
+
+def receipt(position: int) -> Response[WriteReceipt]:
+    return Response(
+        WriteReceipt(source=SOURCE, position=position),
+        headers={"X-Numecole-Position": f"{SOURCE}:{position}"},
+    )
+
+
+def _app(request: Request[Any, Any, Any]) -> DeclarationsApplication:
+    app: DeclarationsApplication = request.app.state.declarations
+    return app
+
+
+class SchoolDeclarationsController(Controller):
+    path = "/api/v1/schools/{uai:str}"
+    tags = ["Déclarations"]
+
+    @put("/declarations/{school_year:str}", operation_id="submitDeclaration")
+    async def submit(
+        self, request: Request[Any, Any, Any], uai: str, school_year: str, data: DeclarationBody
+    ) -> Response[WriteReceipt]:
+        position = await asyncio.to_thread(
+            _app(request).submit_declaration, uai, school_year, data.answers, principal_of(request)
+        )
+        return receipt(position)
+
+    @post(
+        "/declarations/{school_year:str}/confirmation",
+        operation_id="confirmDeclaration",
+        status_code=200,
+    )
+    async def confirm(
+        self, request: Request[Any, Any, Any], uai: str, school_year: str
+    ) -> Response[WriteReceipt]:
+        position = await asyncio.to_thread(
+            _app(request).confirm_declaration, uai, school_year, principal_of(request)
+        )
+        return receipt(position)
+
+    @get("/declarations/{school_year:str}", operation_id="getDeclaration")
+    async def read(
+        self, request: Request[Any, Any, Any], uai: str, school_year: str
+    ) -> DeclarationOut:
+        view = await asyncio.to_thread(
+            _app(request).declaration, uai, school_year, principal_of(request)
+        )
+        return DeclarationOut(declared=view.answers is not None, **view.__dict__)
+
+    @put("/usages/{code:str}", operation_id="addUsage")
+    async def add_usage(
+        self, request: Request[Any, Any, Any], uai: str, code: str
+    ) -> Response[WriteReceipt]:
+        position = await asyncio.to_thread(
+            _app(request).add_usage, uai, code, principal_of(request)
+        )
+        return receipt(position)
+
+    @delete("/usages/{code:str}", operation_id="removeUsage", status_code=200)
+    async def remove_usage(
+        self, request: Request[Any, Any, Any], uai: str, code: str
+    ) -> Response[WriteReceipt]:
+        position = await asyncio.to_thread(
+            _app(request).remove_usage, uai, code, principal_of(request)
+        )
+        return receipt(position)
+
+
+class AdminController(Controller):
+    path = "/api/v1"
+    tags = ["Administration"]
+
+    @post("/admin/register", operation_id="importRegister", status_code=200)
+    async def import_register(self, request: Request[Any, Any, Any]) -> RegisterImportOut:
+        """Body: the register as CSV (`uai;nom;type;eleves;commune;circonscription;bassin;
+        departement;academie`, `;` or `,`, UTF-8 or Latin-1)."""
+        rows = parse_register(await request.body())
+        result = await asyncio.to_thread(_app(request).import_register, rows, principal_of(request))
+        return RegisterImportOut(**result.__dict__)
+
+    @put("/admin/academies/{academie:str}/campaigns/{school_year:str}", operation_id="openCampaign")
+    async def open_campaign(
+        self, request: Request[Any, Any, Any], academie: str, school_year: str, data: CampaignBody
+    ) -> Response[WriteReceipt]:
+        position = await asyncio.to_thread(
+            _app(request).open_campaign,
+            academie,
+            school_year,
+            data.opens_on,
+            data.closes_on,
+            principal_of(request),
+        )
+        return receipt(position)
+
+    @put("/admin/academies/{academie:str}/usage-catalogue", operation_id="reviseUsageCatalogue")
+    async def revise_catalogue(
+        self, request: Request[Any, Any, Any], academie: str, data: CatalogueBody
+    ) -> Response[WriteReceipt]:
+        position = await asyncio.to_thread(
+            _app(request).revise_catalogue, academie, data.usages, principal_of(request)
+        )
+        return receipt(position)
+
+    @get("/academies/{academie:str}/usage-catalogue", operation_id="getUsageCatalogue")
+    async def catalogue(self, request: Request[Any, Any, Any], academie: str) -> CatalogueOut:
+        found = await asyncio.to_thread(_app(request).catalogue, academie)
+        if found is None:
+            raise NotFound(f"L'académie {academie} n'a pas de catalogue d'usages.")
+        return CatalogueOut(academie, found.version, list(found.usages.values()))

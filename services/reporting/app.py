@@ -1,0 +1,39 @@
+"""Composition root of the reporting service (the HTTP side; the projector runs on its own)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from litestar import Litestar
+
+from infra.auth import TokenService
+from infra.http import build_app
+from infra.settings import AuthSettings, DatabaseSettings
+from services.reporting.http import SchoolProfileController
+from services.reporting.projector import ensure_read_models
+
+
+def create_app(
+    database: DatabaseSettings | None = None, auth: AuthSettings | None = None
+) -> Litestar:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        db = database or DatabaseSettings.from_env()
+        pool = await asyncpg.create_pool(db.url, min_size=1, max_size=10)
+        async with pool.acquire() as conn:
+            await ensure_read_models(conn)
+        app.state.pool = pool
+        app.state.tokens = TokenService(auth or AuthSettings.from_env())
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app: Litestar = build_app(
+        title="Numécole — profils",
+        route_handlers=[SchoolProfileController],
+        lifespan=[lifespan],
+    )
+    return app

@@ -1,0 +1,233 @@
+"""The reporting projector: a durable JetStream consumer that keeps the read models.
+
+Each batch of messages is applied with the tracking positions in one transaction, then acked,
+so a redelivered or duplicated event changes nothing. Positions are per source (the write
+service's notification id, carried in a header): an event at or below its source's position is a
+copy; an event above `position + 1` reveals a gap, which is filled straight from the source's log
+in PostgreSQL, the system of record. An event that cannot be applied is parked with its reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+import asyncpg
+import structlog
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+import events
+from events.envelope import Event
+from infra.jetstream import connect, ensure_stream
+from infra.relay import POSITION_HEADER, SOURCE_HEADER, SOURCES, Source
+from infra.settings import DatabaseSettings, NatsSettings
+from services.reporting.projection import apply
+
+log = structlog.get_logger("projector")
+
+DURABLE = "reporting"
+
+
+def schema_sql() -> str:
+    return resources.files("services.reporting").joinpath("schema.sql").read_text()
+
+
+async def ensure_read_models(conn: asyncpg.Connection) -> None:
+    await conn.execute(schema_sql())
+
+
+@dataclass
+class Delivery:
+    msg: Msg | None
+    source: str
+    position: int
+    data: bytes
+    subject: str
+
+
+def delivery_of(msg: Msg) -> Delivery | None:
+    headers = msg.headers or {}
+    try:
+        return Delivery(
+            msg, headers[SOURCE_HEADER], int(headers[POSITION_HEADER]), msg.data, msg.subject
+        )
+    except (KeyError, ValueError):
+        return None
+
+
+async def positions_for_update(conn: asyncpg.Connection) -> dict[str, int]:
+    await conn.execute(
+        "INSERT INTO reporting.tracking (source) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+        list(SOURCES),
+    )
+    rows = await conn.fetch("SELECT source, position FROM reporting.tracking FOR UPDATE")
+    return {r["source"]: r["position"] for r in rows}
+
+
+async def save_positions(conn: asyncpg.Connection, positions: dict[str, int]) -> None:
+    await conn.executemany(
+        "UPDATE reporting.tracking SET position = $2, updated_at = now() WHERE source = $1",
+        list(positions.items()),
+    )
+
+
+async def read_log(
+    conn: asyncpg.Connection, source: Source, after: int, before: int | None
+) -> list[Delivery]:
+    """Events of a source's log in (after, before), straight from PostgreSQL."""
+    rows = await conn.fetch(
+        f"SELECT notification_id, state FROM {source.qualified_table} "  # noqa: S608
+        "WHERE notification_id > $1 AND ($2::bigint IS NULL OR notification_id < $2) "
+        "ORDER BY notification_id",
+        after,
+        before,
+    )
+    return [Delivery(None, source.service, r["notification_id"], r["state"], "") for r in rows]
+
+
+async def park(conn: asyncpg.Connection, d: Delivery, reason: str) -> None:
+    log.error(
+        "event_parked", source=d.source, position=d.position, subject=d.subject, reason=reason
+    )
+    await conn.execute(
+        "INSERT INTO reporting.parked (source, position, subject, reason, data) "
+        "VALUES ($1, $2, $3, $4, $5)",
+        d.source,
+        d.position,
+        d.subject,
+        reason,
+        d.data,
+    )
+
+
+async def apply_deliveries(
+    conn: asyncpg.Connection, deliveries: Sequence[Delivery], positions: dict[str, int]
+) -> int:
+    """Apply, in order, what is new; fill gaps from the log. Returns how many were applied."""
+    applied = 0
+    for d in deliveries:
+        current = positions.get(d.source)
+        if current is None or d.position <= current:
+            continue
+        if d.position > current + 1:
+            missing = await read_log(conn, SOURCES[d.source], current, d.position)
+            if missing:
+                log.warning("gap_filled", source=d.source, after=current, count=len(missing))
+            for m in missing:
+                await apply(conn, events.decode(m.data))
+                applied += 1
+        event: Event = events.decode(d.data)
+        await apply(conn, event)
+        positions[d.source] = d.position
+        applied += 1
+    return applied
+
+
+class Projector:
+    def __init__(self, database: DatabaseSettings, nats: NatsSettings, batch: int = 500) -> None:
+        self.database = database
+        self.nats = nats
+        self.batch = batch
+        self.applied = 0
+
+    async def _apply_batch(self, conn: asyncpg.Connection, batch: list[Delivery]) -> None:
+        try:
+            async with conn.transaction():
+                positions = await positions_for_update(conn)
+                self.applied += await apply_deliveries(conn, batch, positions)
+                await save_positions(conn, positions)
+        except (asyncpg.PostgresConnectionError, OSError):
+            raise
+        except Exception:
+            log.warning("batch_failed_retrying_one_by_one", size=len(batch))
+            for d in batch:
+                await self._apply_one(conn, d)
+
+    async def _apply_one(self, conn: asyncpg.Connection, d: Delivery) -> None:
+        try:
+            async with conn.transaction():
+                positions = await positions_for_update(conn)
+                self.applied += await apply_deliveries(conn, [d], positions)
+                await save_positions(conn, positions)
+        except (asyncpg.PostgresConnectionError, OSError):
+            raise
+        except Exception as exc:
+            async with conn.transaction():
+                positions = await positions_for_update(conn)
+                if d.position > positions.get(d.source, d.position):
+                    await park(conn, d, f"{type(exc).__name__}: {exc}")
+                    positions[d.source] = d.position
+                    await save_positions(conn, positions)
+
+    async def catch_up_from_log(self, conn: asyncpg.Connection) -> None:
+        """When the bus is quiet but the relay went further than we did, read the rest from
+        PostgreSQL: nothing may depend on JetStream alone keeping an event."""
+        relayed = (
+            await conn.fetch("SELECT source, position FROM relay.positions")
+            if await conn.fetchval("SELECT to_regclass('relay.positions')")
+            else []
+        )
+        ours = {
+            r["source"]: r["position"]
+            for r in await conn.fetch("SELECT source, position FROM reporting.tracking")
+        }
+        for r in relayed:
+            source = SOURCES.get(r["source"])
+            if source is None or r["position"] <= ours.get(source.service, 0):
+                continue
+            missing = await read_log(conn, source, ours.get(source.service, 0), r["position"] + 1)
+            if missing:
+                log.warning("caught_up_from_log", source=source.service, count=len(missing))
+                await self._apply_batch(conn, missing)
+
+    async def run(self, stop: asyncio.Event, idle_timeout: float = 1.0) -> None:
+        conn: asyncpg.Connection = await asyncpg.connect(self.database.url)
+        await ensure_read_models(conn)
+        nc = await connect(self.nats, name="numecole-projector")
+        js = nc.jetstream()
+        await ensure_stream(js, self.nats)
+        sub = await js.pull_subscribe(
+            f"{self.nats.subject_root}.>",
+            durable=DURABLE,
+            stream=self.nats.stream,
+            config=ConsumerConfig(
+                durable_name=DURABLE,
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=60,
+                max_ack_pending=20_000,
+            ),
+        )
+        log.info("projector_started", stream=self.nats.stream)
+        quiet = 0
+        try:
+            while not stop.is_set():
+                try:
+                    msgs = await sub.fetch(self.batch, timeout=idle_timeout)
+                except NatsTimeout:
+                    quiet += 1
+                    if quiet >= 2:
+                        await self.catch_up_from_log(conn)
+                        quiet = 0
+                    continue
+                quiet = 0
+                batch: list[Delivery] = []
+                for msg in msgs:
+                    d = delivery_of(msg)
+                    if d is None:
+                        log.error("message_without_position", subject=msg.subject)
+                        await msg.term()
+                        continue
+                    batch.append(d)
+                await self._apply_batch(conn, batch)
+                for d in batch:
+                    assert d.msg is not None
+                    await d.msg.ack()
+        finally:
+            await nc.drain()
+            await conn.close()
+            log.info("projector_stopped", applied=self.applied)

@@ -1,0 +1,94 @@
+-- Read models of the reporting service. Disposable: everything here is rebuilt from the logs.
+CREATE SCHEMA IF NOT EXISTS reporting;
+
+CREATE TABLE IF NOT EXISTS reporting.tracking (
+    source text PRIMARY KEY,
+    position bigint NOT NULL DEFAULT 0,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS reporting.parked (
+    id bigserial PRIMARY KEY,
+    source text,
+    position bigint,
+    subject text,
+    reason text NOT NULL,
+    data bytea,
+    parked_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS reporting.schools (
+    uai text PRIMARY KEY,
+    name text NOT NULL,
+    kind text NOT NULL,
+    pupils integer NOT NULL,
+    commune text NOT NULL,
+    circonscription text,
+    bassin text,
+    departement text NOT NULL,
+    academie text NOT NULL,
+    region text NOT NULL,
+    closed_on date,
+    registered_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS schools_academie ON reporting.schools (academie);
+CREATE INDEX IF NOT EXISTS schools_departement ON reporting.schools (departement);
+CREATE INDEX IF NOT EXISTS schools_circonscription ON reporting.schools (circonscription);
+CREATE INDEX IF NOT EXISTS schools_bassin ON reporting.schools (bassin);
+
+CREATE TABLE IF NOT EXISTS reporting.campaigns (
+    academie text NOT NULL,
+    school_year text NOT NULL,
+    opens_on date NOT NULL,
+    closes_on date NOT NULL,
+    PRIMARY KEY (academie, school_year)
+);
+
+CREATE TABLE IF NOT EXISTS reporting.usage_catalogue (
+    academie text NOT NULL,
+    code text NOT NULL,
+    title text NOT NULL,
+    summary text NOT NULL,
+    catalogue_version integer NOT NULL,
+    PRIMARY KEY (academie, code)
+);
+
+CREATE TABLE IF NOT EXISTS reporting.declarations (
+    uai text NOT NULL,
+    school_year text NOT NULL,
+    rentree integer NOT NULL,
+    answers jsonb NOT NULL,
+    classes integer NOT NULL,
+    teacher_classes integer NOT NULL,
+    pupil_classes integer NOT NULL,
+    equipment_index smallint NOT NULL,
+    robots integer NOT NULL,
+    internet text NOT NULL,
+    web_radio boolean NOT NULL,
+    web_tv boolean NOT NULL,
+    fab_lab boolean NOT NULL,
+    ent boolean NOT NULL,
+    confirmed boolean NOT NULL,
+    recorded_at timestamptz NOT NULL,
+    recorded_by text NOT NULL,
+    PRIMARY KEY (uai, rentree)
+);
+CREATE INDEX IF NOT EXISTS declarations_rentree ON reporting.declarations (rentree);
+
+CREATE TABLE IF NOT EXISTS reporting.usage_changes (
+    event_id uuid PRIMARY KEY,
+    uai text NOT NULL,
+    code text NOT NULL,
+    added boolean NOT NULL,
+    school_year text NOT NULL,
+    rentree integer NOT NULL,
+    recorded_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS usage_changes_uai ON reporting.usage_changes (uai, recorded_at);
+
+CREATE TABLE IF NOT EXISTS reporting.school_usages (
+    uai text NOT NULL,
+    code text NOT NULL,
+    added_at timestamptz NOT NULL,
+    PRIMARY KEY (uai, code)
+);
