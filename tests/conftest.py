@@ -4,6 +4,7 @@ of its own."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -69,10 +70,8 @@ async def nats_settings(servers: Servers) -> AsyncIterator[NatsSettings]:
     import nats
 
     nc = await nats.connect(servers.nats_url)
-    try:
+    with contextlib.suppress(Exception):
         await nc.jetstream().delete_stream(settings.stream)
-    except Exception:
-        pass
     await nc.close()
 
 

@@ -91,6 +91,7 @@ async def test_a_director_sees_the_new_answers_in_the_profile(
         "DeclarationConfirmed",
         "DeclarationSubmitted",
     ]
-    assert isinstance(seen[3], DeclarationSubmitted) and seen[3].answers["B3"] == 8
+    assert isinstance(seen[3], DeclarationSubmitted)
+    assert seen[3].answers["B3"] == 8
     assert seen[1].actor.role == "directeur"
     assert seen[0].actor.role == "admin"
