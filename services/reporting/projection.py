@@ -20,8 +20,8 @@ from events.declarations import (
     UsageRemoved,
 )
 from events.envelope import Event
+from events.equipment import equipment_of
 from events.values import parse_school_year, region_of
-from services.reporting.equipment_index import equipment_of
 
 Handler = Callable[[asyncpg.Connection, Any], Awaitable[None]]
 HANDLERS: dict[type[Event], Handler] = {}
@@ -151,3 +151,7 @@ async def _usage(conn: asyncpg.Connection, e: UsageAdded | UsageRemoved) -> None
         await conn.execute(
             "DELETE FROM reporting.school_usages WHERE uai = $1 AND code = $2", e.uai, e.code
         )
+
+
+# Handlers of other services' events register themselves on import.
+from services.reporting import label_projection  # noqa: E402, F401

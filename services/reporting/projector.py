@@ -32,12 +32,19 @@ log = structlog.get_logger("projector")
 DURABLE = "reporting"
 
 
-def schema_sql() -> str:
-    return resources.files("services.reporting").joinpath("schema.sql").read_text()
+def schema_sql() -> list[str]:
+    """The read models' DDL, one idempotent file per concern, applied in name order."""
+    folder = resources.files("services.reporting").joinpath("sql")
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
+    return [f.read_text() for f in files]
 
 
 async def ensure_read_models(conn: asyncpg.Connection) -> None:
-    await conn.execute(schema_sql())
+    # Several processes start at once; the advisory lock keeps their DDL from interleaving.
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(4242)")
+        for sql in schema_sql():
+            await conn.execute(sql)
 
 
 @dataclass

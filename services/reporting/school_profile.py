@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 import asyncpg
 import msgspec
 
+from events.equipment import EXPLANATIONS, next_step
 from events.values import parse_school_year, school_year_of_rentree, school_year_on
 from infra.auth import SchoolPlace
-from services.reporting.equipment_index import EXPLANATIONS, next_step
 
 
 class Usage(msgspec.Struct):
