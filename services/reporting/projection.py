@@ -40,6 +40,14 @@ async def apply(conn: asyncpg.Connection, event: Event) -> None:
     handler = HANDLERS.get(type(event))
     if handler is not None:
         await handler(conn, event)
+    if event.uai is not None:
+        await conn.execute(
+            """INSERT INTO reporting.school_activity VALUES ($1, 1, $2)
+               ON CONFLICT (uai) DO UPDATE SET events = school_activity.events + 1,
+                   last_recorded_at = greatest(school_activity.last_recorded_at, $2)""",
+            event.uai,
+            event.recorded_at,
+        )
 
 
 @handles(SchoolRegistered, SchoolDetailsChanged)

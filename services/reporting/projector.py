@@ -235,6 +235,8 @@ class Projector:
                     assert d.msg is not None
                     await d.msg.ack()
         finally:
-            await nc.drain()
+            # Unacked messages are simply redelivered: no need to drain a pull subscription.
+            await sub.unsubscribe()
+            await nc.close()
             await conn.close()
             log.info("projector_stopped", applied=self.applied)

@@ -92,3 +92,10 @@ CREATE TABLE IF NOT EXISTS reporting.school_usages (
     added_at timestamptz NOT NULL,
     PRIMARY KEY (uai, code)
 );
+
+-- How many events of each school the projection applied: a duplicate would show here.
+CREATE TABLE IF NOT EXISTS reporting.school_activity (
+    uai text PRIMARY KEY,
+    events integer NOT NULL,
+    last_recorded_at timestamptz NOT NULL
+);
