@@ -1,4 +1,7 @@
-"""How each event changes the read models: one function an event type, on an open transaction."""
+"""How each event changes the read models, on an open transaction.
+
+Frequent events are folded and written a batch at a time (`PendingWrites`); the others have a
+handler each, registered with `@handles` (other services' events register theirs on import)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
-import msgspec
 
 from events.declarations import (
     CampaignOpened,
@@ -20,8 +22,8 @@ from events.declarations import (
     UsageRemoved,
 )
 from events.envelope import Event
-from events.equipment import equipment_of
-from events.values import parse_school_year, region_of
+from events.values import region_of
+from services.reporting.pending_writes import PendingWrites
 
 Handler = Callable[[asyncpg.Connection, Any], Awaitable[None]]
 HANDLERS: dict[type[Event], Handler] = {}
@@ -36,18 +38,30 @@ def handles(*types: type[Event]) -> Callable[[Handler], Handler]:
     return register
 
 
-async def apply(conn: asyncpg.Connection, event: Event) -> None:
-    handler = HANDLERS.get(type(event))
-    if handler is not None:
-        await handler(conn, event)
-    if event.uai is not None:
-        await conn.execute(
-            """INSERT INTO reporting.school_activity VALUES ($1, 1, $2)
-               ON CONFLICT (uai) DO UPDATE SET events = school_activity.events + 1,
-                   last_recorded_at = greatest(school_activity.last_recorded_at, $2)""",
-            event.uai,
-            event.recorded_at,
-        )
+class Projection:
+    """Applies events, in order, on one open transaction; `flush` before committing."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self.pending = PendingWrites()
+
+    async def apply(self, event: Event) -> None:
+        if isinstance(event, DeclarationSubmitted | DeclarationConfirmed):
+            self.pending.declaration(event)
+        elif isinstance(event, UsageAdded | UsageRemoved):
+            self.pending.usage(event)
+        else:
+            handler = HANDLERS.get(type(event))
+            if handler is not None:
+                # Keep the order of writes: what is folded so far goes first.
+                await self.flush()
+                await handler(self.conn, event)
+        if event.uai is not None:
+            self.pending.count(event)
+
+    async def flush(self) -> None:
+        if self.pending:
+            await self.pending.flush(self.conn)
 
 
 @handles(SchoolRegistered, SchoolDetailsChanged)
@@ -99,66 +113,6 @@ async def _catalogue(conn: asyncpg.Connection, e: UsageCatalogueRevised) -> None
         "INSERT INTO reporting.usage_catalogue VALUES ($1, $2, $3, $4, $5)",
         [(e.academie, u.code, u.title, u.summary, e.catalogue_version) for u in e.usages],
     )
-
-
-@handles(DeclarationSubmitted, DeclarationConfirmed)
-async def _declaration(
-    conn: asyncpg.Connection, e: DeclarationSubmitted | DeclarationConfirmed
-) -> None:
-    a = e.answers
-    eq = equipment_of(a)
-    await conn.execute(
-        """INSERT INTO reporting.declarations VALUES
-               ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-           ON CONFLICT (uai, rentree) DO UPDATE SET answers = $4, classes = $5,
-               teacher_classes = $6, pupil_classes = $7, equipment_index = $8, robots = $9,
-               internet = $10, web_radio = $11, web_tv = $12, fab_lab = $13, ent = $14,
-               confirmed = $15, recorded_at = $16, recorded_by = $17""",
-        e.uai,
-        e.school_year,
-        parse_school_year(e.school_year),
-        msgspec.json.encode(a).decode(),
-        eq.classes,
-        eq.teacher,
-        eq.pupil,
-        eq.index,
-        a.get("A3", 0),
-        a.get("A2", "NE_SAIT_PAS"),
-        a.get("A4") is True,
-        a.get("A5") is True,
-        a.get("A6") is True,
-        a.get("A7") is True,
-        isinstance(e, DeclarationConfirmed),
-        e.recorded_at,
-        e.actor.user_id,
-    )
-
-
-@handles(UsageAdded, UsageRemoved)
-async def _usage(conn: asyncpg.Connection, e: UsageAdded | UsageRemoved) -> None:
-    added = isinstance(e, UsageAdded)
-    await conn.execute(
-        """INSERT INTO reporting.usage_changes VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (event_id) DO NOTHING""",
-        e.event_id,
-        e.uai,
-        e.code,
-        added,
-        e.school_year,
-        parse_school_year(e.school_year),
-        e.recorded_at,
-    )
-    if added:
-        await conn.execute(
-            "INSERT INTO reporting.school_usages VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            e.uai,
-            e.code,
-            e.recorded_at,
-        )
-    else:
-        await conn.execute(
-            "DELETE FROM reporting.school_usages WHERE uai = $1 AND code = $2", e.uai, e.code
-        )
 
 
 # Handlers of other services' events register themselves on import.

@@ -25,7 +25,7 @@ from events.envelope import Event
 from infra.jetstream import connect, ensure_stream
 from infra.relay import POSITION_HEADER, SOURCE_HEADER, SOURCES, Source
 from infra.settings import DatabaseSettings, NatsSettings
-from services.reporting.projection import apply
+from services.reporting.projection import Projection
 
 log = structlog.get_logger("projector")
 
@@ -115,6 +115,7 @@ async def apply_deliveries(
     conn: asyncpg.Connection, deliveries: Sequence[Delivery], positions: dict[str, int]
 ) -> int:
     """Apply, in order, what is new; fill gaps from the log. Returns how many were applied."""
+    projection = Projection(conn)
     applied = 0
     for d in deliveries:
         current = positions.get(d.source)
@@ -125,12 +126,13 @@ async def apply_deliveries(
             if missing:
                 log.warning("gap_filled", source=d.source, after=current, count=len(missing))
             for m in missing:
-                await apply(conn, events.decode(m.data))
+                await projection.apply(events.decode(m.data))
                 applied += 1
         event: Event = events.decode(d.data)
-        await apply(conn, event)
+        await projection.apply(event)
         positions[d.source] = d.position
         applied += 1
+    await projection.flush()
     return applied
 
 
@@ -203,7 +205,8 @@ class Projector:
             stream=self.nats.stream,
             config=ConsumerConfig(
                 durable_name=DURABLE,
-                ack_policy=AckPolicy.EXPLICIT,
+                # One ack, after the batch is committed, acknowledges the whole batch.
+                ack_policy=AckPolicy.ALL,
                 deliver_policy=DeliverPolicy.ALL,
                 ack_wait=60,
                 max_ack_pending=20_000,
@@ -231,9 +234,9 @@ class Projector:
                         continue
                     batch.append(d)
                 await self._apply_batch(conn, batch)
-                for d in batch:
-                    assert d.msg is not None
-                    await d.msg.ack()
+                if batch:
+                    assert batch[-1].msg is not None
+                    await batch[-1].msg.ack()
         finally:
             # Unacked messages are simply redelivered: no need to drain a pull subscription.
             await sub.unsubscribe()
