@@ -109,4 +109,6 @@ def next_step(classes: int, teacher: int, pupil: int) -> str | None:
         parts.append(f"{_classes(target - teacher)} avec ordinateur et vidéoprojection")
     if pupil < target:
         parts.append(f"{_classes(target - pupil)} avec équipement pour les élèves")
-    return f"Pour atteindre l'indice {index + 1} : " + " et ".join(parts) + "."
+    # In a one-class school, half the classes is every class: the step leads straight to 3.
+    reached = equipment_index(classes, max(teacher, target), max(pupil, target))
+    return f"Pour atteindre l'indice {reached} : " + " et ".join(parts) + "."

@@ -29,12 +29,13 @@ def uai_check_letter(digits: str) -> str:
 
 def is_valid_uai(value: str) -> bool:
     """Seven digits and the check letter computed from them."""
-    return bool(_UAI_RE.match(value)) and uai_check_letter(value[:7]) == value[7]
+    # fullmatch: `$` alone would also accept a trailing newline.
+    return bool(_UAI_RE.fullmatch(value)) and uai_check_letter(value[:7]) == value[7]
 
 
 def parse_school_year(value: str) -> int:
     """The rentrée year of a school year written `2024-2025`; ValueError otherwise."""
-    match = _SCHOOL_YEAR_RE.match(value)
+    match = _SCHOOL_YEAR_RE.fullmatch(value)
     if match is None:
         raise ValueError(f"school year {value!r} is not of the form 2024-2025")
     start, end = int(match.group(1)), int(match.group(2))
