@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 from litestar import Controller, Request, Response, get
-from litestar.params import Parameter
+from litestar.params import FromPath, QueryParameter
 
 from events.values import is_valid_school_year, is_valid_uai
 from infra.auth import may_read_school
@@ -29,16 +29,20 @@ class SchoolProfileController(Controller):
     async def profile(
         self,
         request: Request[Any, Any, Any],
-        uai: str,
-        school_year: str | None = Parameter(
-            default=None,
-            description="Année scolaire, ex. 2024-2025 (défaut : la dernière campagne)",
-        ),
-        after: str | None = Parameter(
-            default=None,
-            description="Position renvoyée par une écriture (ex. declarations:42) : "
-            "la lecture attend que le profil l'ait prise en compte.",
-        ),
+        uai: FromPath[str],
+        school_year: Annotated[
+            str | None,
+            QueryParameter(
+                description="Année scolaire, ex. 2024-2025 (défaut : la dernière campagne)"
+            ),
+        ] = None,
+        after: Annotated[
+            str | None,
+            QueryParameter(
+                description="Position renvoyée par une écriture (ex. declarations:42) : "
+                "la lecture attend que le profil l'ait prise en compte."
+            ),
+        ] = None,
     ) -> Response[SchoolProfile]:
         if not is_valid_uai(uai):
             raise InvalidInput([FieldError("uai", f"UAI invalide : « {uai} ».")])
