@@ -60,7 +60,12 @@ def read_rows(
             ]
         )
     rows: list[tuple[int, dict[str, str]]] = []
-    for line_no, record in enumerate(reader, start=2):
+    while True:
+        # The line a record starts on (a quoted cell may span several lines).
+        line_no = reader.line_num + 1
+        record = next(reader, None)
+        if record is None:
+            break
         if not any(cell.strip() for cell in record):
             continue
         rows.append(

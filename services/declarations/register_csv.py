@@ -55,6 +55,9 @@ def parse_register(data: bytes) -> list[RegisterRow]:
             problems.append(
                 FieldError("uai", f"UAI {uai} déjà présent à la ligne {seen[uai]}.", line)
             )
+        else:
+            # Recorded even if the line has other problems, so a repeat is reported too.
+            seen[uai] = line
         kind = _kind(cells["type"])
         if kind is None:
             problems.append(
@@ -65,8 +68,10 @@ def parse_register(data: bytes) -> list[RegisterRow]:
                     line,
                 )
             )
-        pupils = cells["eleves"].replace(" ", "")
-        if not pupils.isdigit():
+        # Thousands may be separated by a space, a no-break space or a narrow one.
+        pupils = "".join(cells["eleves"].replace("\u00a0", " ").replace("\u202f", " ").split())
+        # ASCII digits only: `str.isdigit` accepts "²", which `int` refuses.
+        if not (pupils.isascii() and pupils.isdigit()):
             problems.append(
                 FieldError("eleves", f"Nombre d'élèves invalide : « {cells['eleves']} ».", line)
             )
@@ -87,7 +92,6 @@ def parse_register(data: bytes) -> list[RegisterRow]:
             errors.extend(problems)
             continue
         assert kind is not None
-        seen[uai] = line
         rows.append(
             RegisterRow(
                 line=line,

@@ -1,46 +1,105 @@
 """The frequent events of a batch, folded in memory and written with one statement a table.
 
-Declarations and usages are most of the log; writing them row by row would make the projector
-slower than the bus that feeds it. Later events of a batch win over earlier ones for the same
-key, exactly as applying them one by one would.
+Register changes, declarations and usages are most of the log; writing them row by row would
+make the projector slower than the bus that feeds it. Later events of a batch win over earlier
+ones for the same key, exactly as applying them one by one would. Versioned tables keep every
+version with the moment it was recorded, closing the previous one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 import msgspec
 
-from events.declarations import DeclarationConfirmed, DeclarationSubmitted, UsageAdded, UsageRemoved
+from events.declarations import (
+    DeclarationConfirmed,
+    DeclarationSubmitted,
+    SchoolDetailsChanged,
+    SchoolRegistered,
+    UsageAdded,
+    UsageRemoved,
+)
 from events.envelope import Event
 from events.equipment import equipment_of
-from events.values import parse_school_year
+from events.values import parse_school_year, region_of
 
-DeclarationRow = tuple[
-    str, str, int, str, int, int, int, int, int, str, bool, bool, bool, bool, bool, datetime, str
-]
 _json = msgspec.json.Encoder()
+
+
+def columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """Rows to one list a column, the shape `unnest($1::t[], …)` takes."""
+    return [list(c) for c in zip(*rows, strict=True)]
+
+
+def with_valid_to(
+    versions: dict[tuple[Any, ...], tuple[Any, ...]], key_len: int
+) -> list[tuple[Any, ...]]:
+    """Versions keyed by (key…, valid_from), in recording order: each gets the valid_from of the
+    next version of the same key as its valid_to (None for the last)."""
+    rows: list[tuple[Any, ...]] = []
+    last_index: dict[tuple[Any, ...], int] = {}
+    for version_key, row in versions.items():
+        key = version_key[:key_len]
+        if key in last_index:
+            i = last_index[key]
+            rows[i] = (*rows[i][: key_len + 1], version_key[key_len], *rows[i][key_len + 2 :])
+        last_index[key] = len(rows)
+        rows.append(row)
+    return rows
+
+
+def first_versions(
+    versions: dict[tuple[Any, ...], tuple[Any, ...]], key_len: int
+) -> list[tuple[Any, ...]]:
+    """(key…, valid_from) of the earliest version of each key in the batch."""
+    first: dict[tuple[Any, ...], Any] = {}
+    for version_key in versions:
+        first.setdefault(version_key[:key_len], version_key[key_len])
+    return [(*k, v) for k, v in first.items()]
 
 
 @dataclass
 class PendingWrites:
-    declarations: dict[tuple[str, int], DeclarationRow] = field(default_factory=dict)
+    schools: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    school_versions: dict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=dict)
+    declarations: dict[tuple[str, int], tuple[Any, ...]] = field(default_factory=dict)
+    declaration_versions: dict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=dict)
     usage_changes: list[tuple[UUID, str, str, bool, str, int, datetime]] = field(
         default_factory=list
     )
     usages: dict[tuple[str, str], tuple[bool, datetime]] = field(default_factory=dict)
     activity: dict[str, tuple[int, datetime]] = field(default_factory=dict)
+    history: list[tuple[Any, ...]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.declarations or self.usage_changes or self.activity)
+        return bool(self.history or self.schools or self.declarations or self.activity)
 
-    def count(self, event: Event) -> None:
+    def record(self, event: Event, source: str, position: int, data: bytes) -> None:
+        """Every event about a school: counted, and kept for the auditors."""
         assert event.uai is not None
         n, last = self.activity.get(event.uai, (0, event.recorded_at))
         self.activity[event.uai] = (n + 1, max(last, event.recorded_at))
+        self.history.append(
+            (source, position, event.uai, event.event_id, event.type_name(), event.school_year,
+             event.occurred_at, event.recorded_at, event.actor.user_id, event.actor.role,
+             data.decode())
+        )  # fmt: skip
+
+    def school(self, e: SchoolRegistered | SchoolDetailsChanged) -> None:
+        assert e.uai is not None
+        d = e.details
+        facts = (
+            d.name, d.kind, d.pupils, d.commune, d.circonscription, d.bassin, d.departement,
+            d.academie, region_of(d.academie),
+        )  # fmt: skip
+        registered_at = self.schools[e.uai][-1] if e.uai in self.schools else e.recorded_at
+        self.schools[e.uai] = (e.uai, *facts, registered_at)
+        self.school_versions[(e.uai, e.recorded_at)] = (e.uai, e.recorded_at, None, *facts, None)
 
     def declaration(self, e: DeclarationSubmitted | DeclarationConfirmed) -> None:
         assert e.uai is not None
@@ -49,25 +108,20 @@ class PendingWrites:
         rentree = parse_school_year(e.school_year)
         robots = a.get("A3", 0)
         internet = a.get("A2", "NE_SAIT_PAS")
-        self.declarations[(e.uai, rentree)] = (
-            e.uai,
-            e.school_year,
-            rentree,
-            _json.encode(a).decode(),
-            eq.classes,
-            eq.teacher,
-            eq.pupil,
-            eq.index,
+        facts = (
+            eq.classes, eq.teacher, eq.pupil, eq.index,
             robots if isinstance(robots, int) else 0,
             internet if isinstance(internet, str) else "NE_SAIT_PAS",
-            a.get("A4") is True,
-            a.get("A5") is True,
-            a.get("A6") is True,
-            a.get("A7") is True,
+            a.get("A4") is True, a.get("A5") is True, a.get("A6") is True, a.get("A7") is True,
             isinstance(e, DeclarationConfirmed),
-            e.recorded_at,
+        )  # fmt: skip
+        self.declarations[(e.uai, rentree)] = (
+            e.uai, e.school_year, rentree, _json.encode(a).decode(), *facts, e.recorded_at,
             e.actor.user_id,
-        )
+        )  # fmt: skip
+        self.declaration_versions[(e.uai, rentree, e.recorded_at)] = (
+            e.uai, rentree, e.recorded_at, None, *facts, e.actor.user_id,
+        )  # fmt: skip
 
     def usage(self, e: UsageAdded | UsageRemoved) -> None:
         assert e.uai is not None
@@ -79,6 +133,34 @@ class PendingWrites:
         self.usages[(e.uai, e.code)] = (added, e.recorded_at)
 
     async def flush(self, conn: asyncpg.Connection) -> None:
+        if self.schools:
+            await conn.execute(
+                """INSERT INTO reporting.schools (uai, name, kind, pupils, commune,
+                       circonscription, bassin, departement, academie, region, registered_at)
+                   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[],
+                       $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                       $11::timestamptz[])
+                   ON CONFLICT (uai) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind,
+                       pupils = EXCLUDED.pupils, commune = EXCLUDED.commune,
+                       circonscription = EXCLUDED.circonscription, bassin = EXCLUDED.bassin,
+                       departement = EXCLUDED.departement, academie = EXCLUDED.academie,
+                       region = EXCLUDED.region""",
+                *columns(list(self.schools.values())),
+            )
+            await conn.execute(
+                """UPDATE reporting.school_versions v SET valid_to = k.valid_from
+                   FROM unnest($1::text[], $2::timestamptz[]) AS k(uai, valid_from)
+                   WHERE v.uai = k.uai AND v.valid_to IS NULL AND v.valid_from < k.valid_from""",
+                *columns(first_versions(self.school_versions, 1)),
+            )
+            await conn.execute(
+                """INSERT INTO reporting.school_versions
+                   SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[],
+                       $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::text[],
+                       $10::text[], $11::text[], $12::text[], $13::date[])
+                   ON CONFLICT (uai, valid_from) DO NOTHING""",
+                *columns(with_valid_to(self.school_versions, 1)),
+            )
         if self.declarations:
             await conn.execute(
                 """INSERT INTO reporting.declarations
@@ -87,6 +169,7 @@ class PendingWrites:
                        $12::bool[], $13::bool[], $14::bool[], $15::bool[], $16::timestamptz[],
                        $17::text[])
                    ON CONFLICT (uai, rentree) DO UPDATE SET answers = EXCLUDED.answers,
+                       school_year = EXCLUDED.school_year,
                        classes = EXCLUDED.classes, teacher_classes = EXCLUDED.teacher_classes,
                        pupil_classes = EXCLUDED.pupil_classes,
                        equipment_index = EXCLUDED.equipment_index, robots = EXCLUDED.robots,
@@ -94,7 +177,23 @@ class PendingWrites:
                        web_tv = EXCLUDED.web_tv, fab_lab = EXCLUDED.fab_lab, ent = EXCLUDED.ent,
                        confirmed = EXCLUDED.confirmed, recorded_at = EXCLUDED.recorded_at,
                        recorded_by = EXCLUDED.recorded_by""",
-                *map(list, zip(*self.declarations.values(), strict=True)),
+                *columns(list(self.declarations.values())),
+            )
+            await conn.execute(
+                """UPDATE reporting.declaration_versions v SET valid_to = k.valid_from
+                   FROM unnest($1::text[], $2::int[], $3::timestamptz[]) AS k(uai, rentree, valid_from)
+                   WHERE v.uai = k.uai AND v.rentree = k.rentree AND v.valid_to IS NULL
+                     AND v.valid_from < k.valid_from""",
+                *columns(first_versions(self.declaration_versions, 2)),
+            )
+            await conn.execute(
+                """INSERT INTO reporting.declaration_versions
+                   SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[],
+                       $4::timestamptz[], $5::int[], $6::int[], $7::int[], $8::smallint[],
+                       $9::int[], $10::text[], $11::bool[], $12::bool[], $13::bool[],
+                       $14::bool[], $15::bool[], $16::text[])
+                   ON CONFLICT (uai, rentree, valid_from) DO NOTHING""",
+                *columns(with_valid_to(self.declaration_versions, 2)),
             )
         if self.usage_changes:
             await conn.execute(
@@ -102,7 +201,7 @@ class PendingWrites:
                    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bool[],
                        $5::text[], $6::int[], $7::timestamptz[])
                    ON CONFLICT (event_id) DO NOTHING""",
-                *map(list, zip(*self.usage_changes, strict=True)),
+                *columns(self.usage_changes),
             )
         added = [(u, c, at) for (u, c), (is_added, at) in self.usages.items() if is_added]
         removed = [(u, c) for (u, c), (is_added, _) in self.usages.items() if not is_added]
@@ -111,14 +210,14 @@ class PendingWrites:
                 """INSERT INTO reporting.school_usages
                    SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
                    ON CONFLICT DO NOTHING""",
-                *map(list, zip(*added, strict=True)),
+                *columns(added),
             )
         if removed:
             await conn.execute(
                 """DELETE FROM reporting.school_usages s
                    USING unnest($1::text[], $2::text[]) AS r(uai, code)
                    WHERE s.uai = r.uai AND s.code = r.code""",
-                *map(list, zip(*removed, strict=True)),
+                *columns(removed),
             )
         if self.activity:
             await conn.execute(
@@ -132,7 +231,20 @@ class PendingWrites:
                 [n for n, _ in self.activity.values()],
                 [at for _, at in self.activity.values()],
             )
+        if self.history:
+            await conn.execute(
+                """INSERT INTO reporting.school_events
+                   SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::uuid[],
+                       $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::text[],
+                       $10::text[], $11::jsonb[])
+                   ON CONFLICT (source, position) DO NOTHING""",
+                *columns(self.history),
+            )
+        self.schools.clear()
+        self.school_versions.clear()
         self.declarations.clear()
+        self.declaration_versions.clear()
         self.usage_changes.clear()
         self.usages.clear()
         self.activity.clear()
+        self.history.clear()

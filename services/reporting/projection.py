@@ -22,7 +22,7 @@ from events.declarations import (
     UsageRemoved,
 )
 from events.envelope import Event
-from events.values import region_of
+from events.values import parse_school_year
 from services.reporting.pending_writes import PendingWrites
 
 Handler = Callable[[asyncpg.Connection, Any], Awaitable[None]]
@@ -45,8 +45,11 @@ class Projection:
         self.conn = conn
         self.pending = PendingWrites()
 
-    async def apply(self, event: Event) -> None:
-        if isinstance(event, DeclarationSubmitted | DeclarationConfirmed):
+    async def apply(self, event: Event, source: str, position: int, data: bytes) -> None:
+        """Apply `event`, found at `position` of `source`'s log as the bytes `data`."""
+        if isinstance(event, SchoolRegistered | SchoolDetailsChanged):
+            self.pending.school(event)
+        elif isinstance(event, DeclarationSubmitted | DeclarationConfirmed):
             self.pending.declaration(event)
         elif isinstance(event, UsageAdded | UsageRemoved):
             self.pending.usage(event)
@@ -57,34 +60,11 @@ class Projection:
                 await self.flush()
                 await handler(self.conn, event)
         if event.uai is not None:
-            self.pending.count(event)
+            self.pending.record(event, source, position, data)
 
     async def flush(self) -> None:
         if self.pending:
             await self.pending.flush(self.conn)
-
-
-@handles(SchoolRegistered, SchoolDetailsChanged)
-async def _school(conn: asyncpg.Connection, e: SchoolRegistered | SchoolDetailsChanged) -> None:
-    d = e.details
-    await conn.execute(
-        """INSERT INTO reporting.schools (uai, name, kind, pupils, commune, circonscription, bassin,
-               departement, academie, region, registered_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-           ON CONFLICT (uai) DO UPDATE SET name = $2, kind = $3, pupils = $4, commune = $5,
-               circonscription = $6, bassin = $7, departement = $8, academie = $9, region = $10""",
-        e.uai,
-        d.name,
-        d.kind,
-        d.pupils,
-        d.commune,
-        d.circonscription,
-        d.bassin,
-        d.departement,
-        d.academie,
-        region_of(d.academie),
-        e.recorded_at,
-    )
 
 
 @handles(SchoolClosed)
@@ -92,10 +72,32 @@ async def _closed(conn: asyncpg.Connection, e: SchoolClosed) -> None:
     await conn.execute(
         "UPDATE reporting.schools SET closed_on = $2 WHERE uai = $1", e.uai, e.closed_on
     )
+    # A new version of the school, the same but closed, from the moment it was recorded.
+    await conn.execute(
+        """WITH closing AS (
+               UPDATE reporting.school_versions SET valid_to = $3
+               WHERE uai = $1 AND valid_to IS NULL AND valid_from < $3 RETURNING *)
+           INSERT INTO reporting.school_versions
+           SELECT uai, $3, NULL, name, kind, pupils, commune, circonscription, bassin,
+                  departement, academie, region, $2 FROM closing""",
+        e.uai,
+        e.closed_on,
+        e.recorded_at,
+    )
 
 
 @handles(CampaignOpened)
 async def _campaign(conn: asyncpg.Connection, e: CampaignOpened) -> None:
+    await conn.execute(
+        "INSERT INTO reporting.campaign_versions VALUES ($1, $2, $3, $4, $5, $6) "
+        "ON CONFLICT DO NOTHING",
+        e.academie,
+        e.school_year,
+        parse_school_year(e.school_year),
+        e.opens_on,
+        e.closes_on,
+        e.recorded_at,
+    )
     await conn.execute(
         """INSERT INTO reporting.campaigns VALUES ($1, $2, $3, $4)
            ON CONFLICT (academie, school_year) DO UPDATE SET opens_on = $3, closes_on = $4""",

@@ -126,10 +126,10 @@ async def apply_deliveries(
             if missing:
                 log.warning("gap_filled", source=d.source, after=current, count=len(missing))
             for m in missing:
-                await projection.apply(events.decode(m.data))
+                await projection.apply(events.decode(m.data), m.source, m.position, m.data)
                 applied += 1
         event: Event = events.decode(d.data)
-        await projection.apply(event)
+        await projection.apply(event, d.source, d.position, d.data)
         positions[d.source] = d.position
         applied += 1
     await projection.flush()

@@ -99,3 +99,75 @@ CREATE TABLE IF NOT EXISTS reporting.school_activity (
     events integer NOT NULL,
     last_recorded_at timestamptz NOT NULL
 );
+
+-- As the record stood at any moment: each version of a school or a declaration is valid from the
+-- time it was recorded until the next one was (valid_to NULL: the current one).
+CREATE TABLE IF NOT EXISTS reporting.school_versions (
+    uai text NOT NULL,
+    valid_from timestamptz NOT NULL,
+    valid_to timestamptz,
+    name text NOT NULL,
+    kind text NOT NULL,
+    pupils integer NOT NULL,
+    commune text NOT NULL,
+    circonscription text,
+    bassin text,
+    departement text NOT NULL,
+    academie text NOT NULL,
+    region text NOT NULL,
+    closed_on date,
+    PRIMARY KEY (uai, valid_from)
+);
+CREATE INDEX IF NOT EXISTS school_versions_academie ON reporting.school_versions (academie, valid_from);
+CREATE INDEX IF NOT EXISTS school_versions_departement ON reporting.school_versions (departement, valid_from);
+CREATE INDEX IF NOT EXISTS school_versions_circonscription ON reporting.school_versions (circonscription, valid_from);
+CREATE INDEX IF NOT EXISTS school_versions_bassin ON reporting.school_versions (bassin, valid_from);
+CREATE INDEX IF NOT EXISTS school_versions_region ON reporting.school_versions (region, valid_from);
+
+CREATE TABLE IF NOT EXISTS reporting.declaration_versions (
+    uai text NOT NULL,
+    rentree integer NOT NULL,
+    valid_from timestamptz NOT NULL,
+    valid_to timestamptz,
+    classes integer NOT NULL,
+    teacher_classes integer NOT NULL,
+    pupil_classes integer NOT NULL,
+    equipment_index smallint NOT NULL,
+    robots integer NOT NULL,
+    internet text NOT NULL,
+    web_radio boolean NOT NULL,
+    web_tv boolean NOT NULL,
+    fab_lab boolean NOT NULL,
+    ent boolean NOT NULL,
+    confirmed boolean NOT NULL,
+    recorded_by text NOT NULL,
+    PRIMARY KEY (uai, rentree, valid_from)
+);
+CREATE INDEX IF NOT EXISTS declaration_versions_rentree ON reporting.declaration_versions (rentree, uai);
+
+CREATE TABLE IF NOT EXISTS reporting.campaign_versions (
+    academie text NOT NULL,
+    school_year text NOT NULL,
+    rentree integer NOT NULL,
+    opens_on date NOT NULL,
+    closes_on date NOT NULL,
+    recorded_at timestamptz NOT NULL,
+    PRIMARY KEY (academie, school_year, recorded_at)
+);
+
+-- Every event about a school, from every service: the auditors' history.
+CREATE TABLE IF NOT EXISTS reporting.school_events (
+    source text NOT NULL,
+    position bigint NOT NULL,
+    uai text NOT NULL,
+    event_id uuid NOT NULL,
+    type text NOT NULL,
+    school_year text NOT NULL,
+    occurred_at timestamptz NOT NULL,
+    recorded_at timestamptz NOT NULL,
+    user_id text NOT NULL,
+    role text NOT NULL,
+    data jsonb NOT NULL,
+    PRIMARY KEY (source, position)
+);
+CREATE INDEX IF NOT EXISTS school_events_uai ON reporting.school_events (uai, recorded_at, source, position);
