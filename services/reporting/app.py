@@ -11,7 +11,7 @@ from litestar import Litestar
 from infra.auth import TokenService
 from infra.http import build_app
 from infra.settings import AuthSettings, DatabaseSettings
-from services.reporting.http import SchoolProfileController
+from services.reporting.http import SchoolProfileController, TerritoryController
 from services.reporting.projector import ensure_read_models
 
 
@@ -33,7 +33,7 @@ def create_app(
 
     app: Litestar = build_app(
         title="Numécole — profils",
-        route_handlers=[SchoolProfileController],
+        route_handlers=[SchoolProfileController, TerritoryController],
         lifespan=[lifespan],
     )
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import asyncpg
 import msgspec
@@ -10,6 +10,7 @@ import msgspec
 from events.equipment import EXPLANATIONS, next_step
 from events.values import parse_school_year, school_year_of_rentree, school_year_on
 from infra.auth import SchoolPlace
+from services.reporting.territory import TerritoryFigures, territory_figures
 
 
 class Usage(msgspec.Struct):
@@ -71,6 +72,7 @@ class SchoolProfile(msgspec.Struct):
     academie: str
     school_year: str
     produced_at: datetime
+    as_of: datetime  # only what was recorded by then counts
     declaration: DeclarationInfo | None
     equipment: EquipmentOut | None
     internet: str | None
@@ -88,26 +90,45 @@ def share(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 2) if whole else 0.0
 
 
-async def school_place(conn: asyncpg.Connection, uai: str) -> SchoolPlace | None:
-    row = await conn.fetchrow(
-        "SELECT uai, circonscription, bassin, departement, academie FROM reporting.schools "
-        "WHERE uai = $1",
+_VALID_AT = "valid_from <= $2 AND (valid_to IS NULL OR valid_to > $2)"
+
+
+async def school_version(conn: asyncpg.Connection, uai: str, at: datetime) -> asyncpg.Record | None:
+    """The school as the register stood at `at` (None: not registered then)."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"SELECT * FROM reporting.school_versions WHERE uai = $1 AND {_VALID_AT}",  # noqa: S608
         uai,
+        at,
     )
-    return SchoolPlace(**dict(row)) if row else None
+    return row
 
 
-async def default_school_year(conn: asyncpg.Connection, academie: str) -> str:
+async def school_place(
+    conn: asyncpg.Connection, uai: str, at: datetime | None = None
+) -> SchoolPlace | None:
+    row = await school_version(conn, uai, at or datetime.now(UTC))
+    if row is None:
+        return None
+    return SchoolPlace(
+        row["uai"], row["circonscription"], row["bassin"], row["departement"], row["academie"]
+    )
+
+
+async def default_school_year(conn: asyncpg.Connection, academie: str, at: datetime) -> str:
+    """The latest campaign opened by `at`, or the school year `at` falls in."""
     latest = await conn.fetchval(
-        "SELECT max(school_year) FROM reporting.campaigns WHERE academie = $1", academie
+        "SELECT max(school_year) FROM reporting.campaign_versions "
+        "WHERE academie = $1 AND recorded_at <= $2",
+        academie,
+        at,
     )
-    return str(latest) if latest else school_year_on(datetime.now(UTC))
+    return str(latest) if latest else school_year_on(at)
 
 
-def usages_at(changes: list[asyncpg.Record], until: datetime | None) -> set[str]:
+def usages_at(changes: list[asyncpg.Record], until: datetime) -> set[str]:
     current: set[str] = set()
     for c in changes:
-        if until is not None and c["recorded_at"] > until:
+        if c["recorded_at"] > until:
             break
         if c["added"]:
             current.add(c["code"])
@@ -117,68 +138,53 @@ def usages_at(changes: list[asyncpg.Record], until: datetime | None) -> set[str]
 
 
 def end_of(rentree: int) -> datetime:
+    """The last moment of a school year (31 August, midnight, Paris time is close enough: UTC)."""
     return datetime(rentree + 1, 9, 1, tzinfo=UTC)
 
 
-async def academie_comparison(conn: asyncpg.Connection, academie: str, rentree: int) -> Comparison:
-    row = await conn.fetchrow(
-        """WITH eff AS (
-               SELECT DISTINCT ON (d.uai) d.*
-               FROM reporting.declarations d JOIN reporting.schools s USING (uai)
-               WHERE s.academie = $1 AND d.rentree <= $2 AND s.closed_on IS NULL
-               ORDER BY d.uai, d.rentree DESC)
-           SELECT count(*) AS declared, sum(classes) AS classes,
-                  sum(teacher_classes) AS teacher, sum(pupil_classes) AS pupil,
-                  count(*) FILTER (WHERE robots > 0) AS with_robots,
-                  count(*) FILTER (WHERE ent) AS with_ent,
-                  count(*) FILTER (WHERE equipment_index = 0) AS i0,
-                  count(*) FILTER (WHERE equipment_index = 1) AS i1,
-                  count(*) FILTER (WHERE equipment_index = 2) AS i2,
-                  count(*) FILTER (WHERE equipment_index = 3) AS i3,
-                  (SELECT count(*) FROM reporting.schools
-                     WHERE academie = $1 AND closed_on IS NULL) AS schools,
-                  (SELECT count(*) FROM reporting.school_usages u
-                     JOIN reporting.schools s2 USING (uai) WHERE s2.academie = $1) AS usages
-           FROM eff""",
-        academie,
-        rentree,
-    )
-    assert row is not None
-    declared = row["declared"]
-    classes = row["classes"] or 0
+def comparison_of(figures: TerritoryFigures) -> Comparison:
     return Comparison(
-        territory=f"academie:{academie}",
-        schools=row["schools"],
-        schools_declared=declared,
-        teacher_share=share(row["teacher"] or 0, classes) if classes else None,
-        pupil_share=share(row["pupil"] or 0, classes) if classes else None,
-        robot_school_share=share(row["with_robots"], declared) if declared else None,
-        ent_school_share=share(row["with_ent"], declared) if declared else None,
-        index_distribution={str(i): share(row[f"i{i}"], declared) for i in range(4)},
-        usages_declared=row["usages"],
+        territory=figures.territory,
+        schools=figures.schools,
+        schools_declared=figures.schools_declared,
+        teacher_share=figures.teacher_share,
+        pupil_share=figures.pupil_share,
+        robot_school_share=figures.robot_school_share,
+        ent_school_share=figures.ent_school_share,
+        index_distribution=figures.index_distribution,
+        usages_declared=figures.usages_declared,
     )
 
 
 async def school_profile(
-    conn: asyncpg.Connection, uai: str, school_year: str | None, today: date | None = None
+    conn: asyncpg.Connection,
+    uai: str,
+    school_year: str | None,
+    as_of: datetime | None = None,
 ) -> SchoolProfile | None:
-    school = await conn.fetchrow("SELECT * FROM reporting.schools WHERE uai = $1", uai)
+    """The profile of a school for a school year, as the record stood at `as_of` (default now):
+    only what was recorded by then counts, so a past answer never changes."""
+    now = datetime.now(UTC)
+    at = min(as_of or now, now)
+    school = await school_version(conn, uai, at)
     if school is None:
         return None
-    year = school_year or await default_school_year(conn, school["academie"])
+    year = school_year or await default_school_year(conn, school["academie"], at)
     rentree = parse_school_year(year)
-    declarations = await conn.fetch(
-        "SELECT * FROM reporting.declarations WHERE uai = $1 ORDER BY rentree", uai
+    versions = await conn.fetch(
+        "SELECT DISTINCT ON (rentree) * FROM reporting.declaration_versions "  # noqa: S608
+        f"WHERE uai = $1 AND {_VALID_AT} ORDER BY rentree, valid_from DESC",
+        uai,
+        at,
     )
     changes = await conn.fetch(
-        "SELECT code, added, recorded_at FROM reporting.usage_changes WHERE uai = $1 "
-        "ORDER BY recorded_at, event_id",
+        "SELECT code, added, recorded_at FROM reporting.usage_changes "
+        "WHERE uai = $1 AND recorded_at <= $2 ORDER BY recorded_at, event_id",
         uai,
+        at,
     )
-    effective = next((d for d in reversed(declarations) if d["rentree"] <= rentree), None)
-    now = datetime.now(UTC)
-    current_rentree = parse_school_year(school_year_on(today or now.date()))
-    codes = usages_at(changes, None if rentree >= current_rentree else end_of(rentree))
+    effective = next((d for d in reversed(versions) if d["rentree"] <= rentree), None)
+    codes = usages_at(changes, min(at, end_of(rentree)))
     catalogue = {
         r["code"]: Usage(r["code"], r["title"], r["summary"])
         for r in await conn.fetch(
@@ -193,8 +199,14 @@ async def school_profile(
         equipment = EquipmentOut(
             index, EXPLANATIONS[index], next_step(c, t, p), c, t, share(t, c), p, share(p, c)
         )
-    by_rentree = {d["rentree"]: d for d in declarations}
-    first = min([*by_rentree, rentree]) if by_rentree else rentree
+    by_rentree = {d["rentree"]: d for d in versions}
+    first_campaign = await conn.fetchval(
+        "SELECT min(rentree) FROM reporting.campaign_versions "
+        "WHERE academie = $1 AND recorded_at <= $2",
+        school["academie"],
+        at,
+    )
+    first = min([*by_rentree, rentree, *([first_campaign] if first_campaign else [])])
     evolution = []
     for r in range(first, rentree + 1):
         d = by_rentree.get(r)
@@ -206,12 +218,11 @@ async def school_profile(
                 classes=d["classes"] if d else None,
                 teacher_classes=d["teacher_classes"] if d else None,
                 pupil_classes=d["pupil_classes"] if d else None,
-                usages_declared=len(
-                    usages_at(changes, None if r >= current_rentree else end_of(r))
-                ),
+                usages_declared=len(usages_at(changes, min(at, end_of(r)))),
             )
         )
     e = effective
+    figures = await territory_figures(conn, "academie", school["academie"], rentree, at)
     return SchoolProfile(
         uai=uai,
         name=school["name"],
@@ -223,8 +234,12 @@ async def school_profile(
         academie=school["academie"],
         school_year=year,
         produced_at=now,
+        as_of=at,
         declaration=DeclarationInfo(
-            e["school_year"], e["confirmed"], e["recorded_at"], e["rentree"] != rentree
+            school_year_of_rentree(e["rentree"]),
+            e["confirmed"],
+            e["valid_from"],
+            e["rentree"] != rentree,
         )
         if e
         else None,
@@ -236,6 +251,6 @@ async def school_profile(
         fab_lab=e["fab_lab"] if e else None,
         ent=e["ent"] if e else None,
         usages=[catalogue.get(c, Usage(c, c, "")) for c in sorted(codes)],
-        academie_comparison=await academie_comparison(conn, school["academie"], rentree),
+        academie_comparison=comparison_of(figures),
         evolution=evolution,
     )

@@ -1,0 +1,172 @@
+"""The reporting API: who reads what, at which moment, and the errors people get."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from events.values import Role
+from infra.settings import AuthSettings, DatabaseSettings
+from services.reporting.app import create_app
+from services.reporting.freshness import projected_through
+from tests.reporting.timeline import Timeline, at
+from tests.support import bearer
+
+Client = AsyncTestClient[Litestar]
+A, B, T = "0340001S", "0340002T", "0310001H"
+
+
+@pytest.fixture
+async def client(database: DatabaseSettings, auth: AuthSettings) -> AsyncIterator[Client]:
+    conn = await asyncpg.connect(database.url)
+    timeline = await Timeline(conn).start()
+    await timeline.register(A, "2024-01-10T09:00:00", circonscription="34-C1")
+    await timeline.register(B, "2024-01-10T09:00:00", circonscription="34-C2")
+    await timeline.register(
+        T, "2024-01-10T09:00:00", circonscription="31-C1", departement="31", academie="toulouse"
+    )
+    await timeline.campaign("2024-2025", "2024-06-21T08:00:00", date(2024, 9, 27))
+    await timeline.declare(A, "2024-2025", "2024-07-01T10:00:00", B1=8, B2=0, B3=8, C3=8)
+    await timeline.declare(A, "2024-2025", "2025-10-01T10:00:00", B1=0, B2=0, B3=0, C3=0)
+    await conn.close()
+    async with AsyncTestClient(create_app(database, auth)) as c:
+        yield c
+
+
+async def test_a_past_school_year_is_read_as_it_ended(client: Client, auth: AuthSettings) -> None:
+    director = bearer(auth, Role.DIRECTEUR, A)
+    ended = await client.get(
+        f"/api/v1/schools/{A}/profile", params={"school_year": "2024-2025"}, headers=director
+    )
+    today = await client.get(
+        f"/api/v1/schools/{A}/profile",
+        params={"school_year": "2024-2025", "as_of": "2026-01-01"},
+        headers=director,
+    )
+    assert ended.status_code == 200, ended.text
+    assert ended.json()["equipment"]["index"] == 3  # as it stood on 31 August 2025
+    assert today.json()["equipment"]["index"] == 0  # the correction of October 2025 counts
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "field"),
+    [
+        ({"as_of": "2999-01-01"}, 422, "as_of"),
+        ({"as_of": "hier"}, 422, "as_of"),
+        ({"school_year": "2024/2025"}, 422, "school_year"),
+        ({"as_of": "2023-01-01"}, 404, ""),
+    ],
+)
+async def test_bad_moments_get_a_clear_error(
+    client: Client,
+    auth: AuthSettings,
+    params: dict[str, str],
+    status: int,
+    field: str,
+) -> None:
+    r = await client.get(
+        f"/api/v1/schools/{A}/profile", params=params, headers=bearer(auth, Role.AUDITEUR, "*")
+    )
+    assert r.status_code == status, r.text
+    error = r.json()["errors"][0]
+    assert error["field"] == field
+    assert error["message"]
+
+
+async def test_territory_readers_read_their_territory_and_what_it_contains(
+    client: Client,
+    auth: AuthSettings,
+) -> None:
+    academie = bearer(auth, Role.LECTEUR, "academie:montpellier")
+    r = await client.get(
+        "/api/v1/territories/departement/34/profile",
+        params={"as_of": "2025-01-01"},
+        headers=academie,
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["figures"]["schools"] == 2
+    assert body["figures"]["answered"] == 1
+    assert body["figures"]["index_distribution"]["3"] == 100.0
+    assert [s["uai"] for s in body["schools"]] == [A, B]
+    # Toulouse is outside Montpellier's scope; a circonscription reader cannot read the département.
+    outside = await client.get("/api/v1/territories/academie/toulouse/profile", headers=academie)
+    narrower = await client.get(
+        "/api/v1/territories/departement/34/profile",
+        headers=bearer(auth, Role.LECTEUR, "circonscription:34-C1"),
+    )
+    director = await client.get(
+        "/api/v1/territories/departement/34/profile", headers=bearer(auth, Role.DIRECTEUR, A)
+    )
+    assert (outside.status_code, narrower.status_code, director.status_code) == (403, 403, 403)
+
+
+async def test_unknown_territories_are_refused_clearly(client: Client, auth: AuthSettings) -> None:
+    auditor = bearer(auth, Role.AUDITEUR, "*")
+    level = await client.get("/api/v1/territories/canton/12/profile", headers=auditor)
+    code = await client.get("/api/v1/territories/departement/99/profile", headers=auditor)
+    assert level.status_code == 422
+    assert level.json()["errors"][0]["field"] == "level"
+    assert code.status_code == 404
+
+
+async def test_the_school_rows_export_as_a_french_csv(client: Client, auth: AuthSettings) -> None:
+    r = await client.get(
+        "/api/v1/territories/circonscription/34-C1/schools.csv",
+        params={"as_of": "2025-01-01"},
+        headers=bearer(auth, Role.LECTEUR, "departement:34"),
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/csv")
+    lines = r.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("uai;nom;type;commune;a_repondu;indice_equipement")
+    assert lines[1].startswith(f"{A};École Jules Ferry;ecole;Montpellier;oui;3;8;8;8;")
+
+
+async def test_the_history_is_for_auditors_admins_and_the_school_head(
+    client: Client,
+    auth: AuthSettings,
+) -> None:
+    url = f"/api/v1/schools/{A}/history"
+    auditor = await client.get(url, params={"limit": 2}, headers=bearer(auth, Role.AUDITEUR, "*"))
+    director = await client.get(url, headers=bearer(auth, Role.DIRECTEUR, A))
+    reader = await client.get(url, headers=bearer(auth, Role.LECTEUR, "academie:montpellier"))
+    other_admin = await client.get(url, headers=bearer(auth, Role.ADMIN, "academie:toulouse"))
+    assert auditor.status_code == 200, auditor.text
+    page = auditor.json()
+    assert [e["type"] for e in page["entries"]] == ["SchoolRegistered", "DeclarationSubmitted"]
+    assert page["next_cursor"]
+    nxt = await client.get(
+        url, params={"cursor": page["next_cursor"]}, headers=bearer(auth, Role.AUDITEUR, "*")
+    )
+    assert [e["type"] for e in nxt.json()["entries"]] == ["DeclarationSubmitted"]
+    assert director.status_code == 200
+    assert (reader.status_code, other_admin.status_code) == (403, 403)
+    bad = await client.get(url, params={"cursor": "???"}, headers=bearer(auth, Role.AUDITEUR, "*"))
+    assert bad.status_code == 422
+
+
+async def test_a_past_moment_is_answered_only_once_the_read_models_hold_all_of_it(
+    database: DatabaseSettings,
+) -> None:
+    from services.declarations.app import open_application
+    from services.declarations.demo import ADMIN
+    from services.declarations.register_csv import parse_register
+    from tests.support import REGISTER_CSV
+
+    # An event recorded in the log but not yet projected.
+    app = open_application(database, pool_size=1)
+    app.import_register(parse_register(REGISTER_CSV.encode()), ADMIN)
+    app.close()
+    conn = await asyncpg.connect(database.url)
+    try:
+        await Timeline(conn).start()
+        assert await projected_through(conn, at("2020-01-01T00:00:00"))
+        assert not await projected_through(conn, at("2999-01-01T00:00:00"))
+    finally:
+        await conn.close()
