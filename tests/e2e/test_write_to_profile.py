@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
@@ -12,12 +12,15 @@ import pytest
 
 import events
 from events.declarations import DeclarationSubmitted
-from events.values import Role
+from events.values import Role, parse_school_year, school_year_of_rentree, school_year_on
 from infra.settings import AuthSettings, DatabaseSettings, NatsSettings
 from tests.processes import Platform, running_platform
 from tests.support import REGISTER_CSV, answers, bearer
 
 UAI = "0340001S"
+# The campaign of last year and the one running now: a profile of the current year is read now.
+RENTREE = parse_school_year(school_year_on(datetime.now(UTC)))
+LAST_YEAR, THIS_YEAR = school_year_of_rentree(RENTREE - 1), school_year_of_rentree(RENTREE)
 
 
 def seed(platform: Platform, auth: AuthSettings) -> None:
@@ -28,7 +31,7 @@ def seed(platform: Platform, auth: AuthSettings) -> None:
         headers={**bearer(auth, Role.ADMIN, "region:occitanie"), "content-type": "text/csv"},
     )
     assert r.status_code == 200, r.text
-    for year in (2023, 2024):
+    for year in (RENTREE - 1, RENTREE):
         r = httpx.put(
             f"{base}/api/v1/admin/academies/montpellier/campaigns/{year}-{year + 1}",
             json={"opens_on": str(date(year, 6, 21)), "closes_on": str(date(year, 9, 27))},
@@ -51,22 +54,22 @@ async def test_a_director_sees_the_new_answers_in_the_profile(
 ) -> None:
     director = bearer(auth, Role.DIRECTEUR, UAI)
     async with httpx.AsyncClient(base_url=platform.url("declarations"), headers=director) as w:
-        # The director answers for 2023-2024, then confirms them for 2024-2025.
+        # The director answers for last year, then confirms the same answers for this year.
         r = await w.put(
-            f"/api/v1/schools/{UAI}/declarations/2023-2024", json={"answers": answers()}
+            f"/api/v1/schools/{UAI}/declarations/{LAST_YEAR}", json={"answers": answers()}
         )
         assert r.status_code == 200, r.text
-        r = await w.post(f"/api/v1/schools/{UAI}/declarations/2024-2025/confirmation")
+        r = await w.post(f"/api/v1/schools/{UAI}/declarations/{THIS_YEAR}/confirmation")
         assert r.status_code == 200, r.text
-        # Then updates 2024-2025: every class now has everything.
+        # Then updates this year's: every class now has everything.
         full = answers(B1=8, B2=0, B3=8, C3=8)
-        r = await w.put(f"/api/v1/schools/{UAI}/declarations/2024-2025", json={"answers": full})
+        r = await w.put(f"/api/v1/schools/{UAI}/declarations/{THIS_YEAR}", json={"answers": full})
         assert r.status_code == 200, r.text
         position = r.headers["x-numecole-position"]
     # The profile, read after that position, shows the new answers at once.
     async with httpx.AsyncClient(base_url=platform.url("reporting"), headers=director) as reads:
         r = await reads.get(
-            f"/api/v1/schools/{UAI}/profile", params={"school_year": "2024-2025", "after": position}
+            f"/api/v1/schools/{UAI}/profile", params={"school_year": THIS_YEAR, "after": position}
         )
     assert r.status_code == 200, r.text
     assert r.headers["x-numecole-fresh"] == "true"
