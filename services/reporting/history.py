@@ -32,6 +32,7 @@ class HistoryPage(msgspec.Struct):
 
 
 _cursor = msgspec.json.Decoder(tuple[datetime, str, int])
+_content = msgspec.json.Decoder(dict[str, Any])
 
 
 def encode_cursor(recorded_at: datetime, source: str, position: int) -> str:
@@ -56,7 +57,7 @@ async def school_history(
     after = decode_cursor(cursor) if cursor else None
     rows = await conn.fetch(
         """SELECT source, position, event_id, type, school_year, occurred_at, recorded_at,
-                  user_id, role, data::text AS data
+                  user_id, role, data
            FROM reporting.school_events
            WHERE uai = $1 AND recorded_at <= $2
              AND ($3::timestamptz IS NULL OR (recorded_at, source, position) > ($3, $4, $5))
@@ -80,7 +81,7 @@ async def school_history(
             recorded_at=r["recorded_at"],
             user_id=r["user_id"],
             role=r["role"],
-            content=msgspec.json.decode(r["data"]),
+            content=_content.decode(r["data"]),
         )
         for r in rows[:limit]
     ]

@@ -14,7 +14,6 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-import msgspec
 
 from events.declarations import (
     DeclarationConfirmed,
@@ -27,8 +26,6 @@ from events.declarations import (
 from events.envelope import Event
 from events.equipment import equipment_of
 from events.values import parse_school_year, region_of
-
-_json = msgspec.json.Encoder()
 
 
 def columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
@@ -67,27 +64,22 @@ def first_versions(
 class PendingWrites:
     schools: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     school_versions: dict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=dict)
-    declarations: dict[tuple[str, int], tuple[Any, ...]] = field(default_factory=dict)
-    declaration_versions: dict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=dict)
+    declaration_versions: list[tuple[Any, ...]] = field(default_factory=list)
     usage_changes: list[tuple[UUID, str, str, bool, str, int, datetime]] = field(
         default_factory=list
     )
     usages: dict[tuple[str, str], tuple[bool, datetime]] = field(default_factory=dict)
-    activity: dict[str, tuple[int, datetime]] = field(default_factory=dict)
     history: list[tuple[Any, ...]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.history or self.schools or self.declarations or self.activity)
+        return bool(self.history or self.schools or self.declaration_versions or self.usage_changes)
 
     def record(self, event: Event, source: str, position: int, data: bytes) -> None:
-        """Every event about a school: counted, and kept for the auditors."""
+        """Every event about a school, kept for the auditors."""
         assert event.uai is not None
-        n, last = self.activity.get(event.uai, (0, event.recorded_at))
-        self.activity[event.uai] = (n + 1, max(last, event.recorded_at))
         self.history.append(
-            (source, position, event.uai, event.event_id, event.type_name(), event.school_year,
-             event.occurred_at, event.recorded_at, event.actor.user_id, event.actor.role,
-             data.decode())
+            (event.uai, event.recorded_at, source, position, event.event_id, event.type_name(),
+             event.school_year, event.occurred_at, event.actor.user_id, event.actor.role, data)
         )  # fmt: skip
 
     def school(self, e: SchoolRegistered | SchoolDetailsChanged) -> None:
@@ -115,13 +107,7 @@ class PendingWrites:
             a.get("A4") is True, a.get("A5") is True, a.get("A6") is True, a.get("A7") is True,
             isinstance(e, DeclarationConfirmed),
         )  # fmt: skip
-        self.declarations[(e.uai, rentree)] = (
-            e.uai, e.school_year, rentree, _json.encode(a).decode(), *facts, e.recorded_at,
-            e.actor.user_id,
-        )  # fmt: skip
-        self.declaration_versions[(e.uai, rentree, e.recorded_at)] = (
-            e.uai, rentree, e.recorded_at, None, *facts, e.actor.user_id,
-        )  # fmt: skip
+        self.declaration_versions.append((e.uai, rentree, e.recorded_at, *facts, e.actor.user_id))
 
     def usage(self, e: UsageAdded | UsageRemoved) -> None:
         assert e.uai is not None
@@ -161,39 +147,10 @@ class PendingWrites:
                    ON CONFLICT (uai, valid_from) DO NOTHING""",
                 *columns(with_valid_to(self.school_versions, 1)),
             )
-        if self.declarations:
-            await conn.execute(
-                """INSERT INTO reporting.declarations
-                   SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::jsonb[], $5::int[],
-                       $6::int[], $7::int[], $8::smallint[], $9::int[], $10::text[], $11::bool[],
-                       $12::bool[], $13::bool[], $14::bool[], $15::bool[], $16::timestamptz[],
-                       $17::text[])
-                   ON CONFLICT (uai, rentree) DO UPDATE SET answers = EXCLUDED.answers,
-                       school_year = EXCLUDED.school_year,
-                       classes = EXCLUDED.classes, teacher_classes = EXCLUDED.teacher_classes,
-                       pupil_classes = EXCLUDED.pupil_classes,
-                       equipment_index = EXCLUDED.equipment_index, robots = EXCLUDED.robots,
-                       internet = EXCLUDED.internet, web_radio = EXCLUDED.web_radio,
-                       web_tv = EXCLUDED.web_tv, fab_lab = EXCLUDED.fab_lab, ent = EXCLUDED.ent,
-                       confirmed = EXCLUDED.confirmed, recorded_at = EXCLUDED.recorded_at,
-                       recorded_by = EXCLUDED.recorded_by""",
-                *columns(list(self.declarations.values())),
-            )
-            await conn.execute(
-                """UPDATE reporting.declaration_versions v SET valid_to = k.valid_from
-                   FROM unnest($1::text[], $2::int[], $3::timestamptz[]) AS k(uai, rentree, valid_from)
-                   WHERE v.uai = k.uai AND v.rentree = k.rentree AND v.valid_to IS NULL
-                     AND v.valid_from < k.valid_from""",
-                *columns(first_versions(self.declaration_versions, 2)),
-            )
-            await conn.execute(
-                """INSERT INTO reporting.declaration_versions
-                   SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[],
-                       $4::timestamptz[], $5::int[], $6::int[], $7::int[], $8::smallint[],
-                       $9::int[], $10::text[], $11::bool[], $12::bool[], $13::bool[],
-                       $14::bool[], $15::bool[], $16::text[])
-                   ON CONFLICT (uai, rentree, valid_from) DO NOTHING""",
-                *columns(with_valid_to(self.declaration_versions, 2)),
+        if self.declaration_versions:
+            # Append-only, and each event is applied once (positions): a binary COPY.
+            await conn.copy_records_to_table(
+                "declaration_versions", schema_name="reporting", records=self.declaration_versions
             )
         if self.usage_changes:
             await conn.execute(
@@ -219,32 +176,13 @@ class PendingWrites:
                    WHERE s.uai = r.uai AND s.code = r.code""",
                 *columns(removed),
             )
-        if self.activity:
-            await conn.execute(
-                """INSERT INTO reporting.school_activity
-                   SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[])
-                   ON CONFLICT (uai) DO UPDATE
-                   SET events = school_activity.events + EXCLUDED.events,
-                       last_recorded_at = greatest(school_activity.last_recorded_at,
-                                                   EXCLUDED.last_recorded_at)""",
-                list(self.activity),
-                [n for n, _ in self.activity.values()],
-                [at for _, at in self.activity.values()],
-            )
         if self.history:
-            await conn.execute(
-                """INSERT INTO reporting.school_events
-                   SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::uuid[],
-                       $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::text[],
-                       $10::text[], $11::jsonb[])
-                   ON CONFLICT (source, position) DO NOTHING""",
-                *columns(self.history),
+            await conn.copy_records_to_table(
+                "school_events", schema_name="reporting", records=self.history
             )
         self.schools.clear()
         self.school_versions.clear()
-        self.declarations.clear()
         self.declaration_versions.clear()
         self.usage_changes.clear()
         self.usages.clear()
-        self.activity.clear()
         self.history.clear()

@@ -10,7 +10,9 @@ in PostgreSQL, the system of record. An event that cannot be applied is parked w
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import hashlib
+import time
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -39,12 +41,32 @@ def schema_sql() -> list[str]:
     return [f.read_text() for f in files]
 
 
+def schema_fingerprint() -> str:
+    return hashlib.sha256("\n".join(schema_sql()).encode()).hexdigest()[:16]
+
+
 async def ensure_read_models(conn: asyncpg.Connection) -> None:
+    """Create the read models; when their definition changed, drop them and start afresh. They
+    are disposable: with positions back at 0, the projector refills them from the logs."""
+    fingerprint = schema_fingerprint()
     # Several processes start at once; the advisory lock keeps their DDL from interleaving.
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(4242)")
+        if await conn.fetchval("SELECT to_regclass('reporting.meta')") is not None:
+            current = await conn.fetchval(
+                "SELECT value FROM reporting.meta WHERE key = 'fingerprint'"
+            )
+            if current == fingerprint:
+                return
+        if await conn.fetchval("SELECT to_regnamespace('reporting')") is not None:
+            log.warning("read_models_reset", reason="definition changed", fingerprint=fingerprint)
+            await conn.execute("DROP SCHEMA reporting CASCADE")
         for sql in schema_sql():
             await conn.execute(sql)
+        await conn.execute(
+            "CREATE TABLE reporting.meta (key text PRIMARY KEY, value text NOT NULL)"
+        )
+        await conn.execute("INSERT INTO reporting.meta VALUES ('fingerprint', $1)", fingerprint)
 
 
 @dataclass
@@ -82,18 +104,26 @@ async def save_positions(conn: asyncpg.Connection, positions: dict[str, int]) ->
     )
 
 
+LOG_CHUNK = 5000
+
+
 async def read_log(
     conn: asyncpg.Connection, source: Source, after: int, before: int | None
-) -> list[Delivery]:
-    """Events of a source's log in (after, before), straight from PostgreSQL."""
-    rows = await conn.fetch(
-        f"SELECT notification_id, state FROM {source.qualified_table} "  # noqa: S608
-        "WHERE notification_id > $1 AND ($2::bigint IS NULL OR notification_id < $2) "
-        "ORDER BY notification_id",
-        after,
-        before,
-    )
-    return [Delivery(None, source.service, r["notification_id"], r["state"], "") for r in rows]
+) -> AsyncIterator[list[Delivery]]:
+    """Events of a source's log in (after, before), straight from PostgreSQL, a chunk at a time."""
+    while True:
+        rows = await conn.fetch(
+            f"SELECT notification_id, state FROM {source.qualified_table} "  # noqa: S608
+            "WHERE notification_id > $1 AND ($2::bigint IS NULL OR notification_id < $2) "
+            "ORDER BY notification_id LIMIT $3",
+            after,
+            before,
+            LOG_CHUNK,
+        )
+        if not rows:
+            return
+        yield [Delivery(None, source.service, r["notification_id"], r["state"], "") for r in rows]
+        after = rows[-1]["notification_id"]
 
 
 async def park(conn: asyncpg.Connection, d: Delivery, reason: str) -> None:
@@ -122,12 +152,15 @@ async def apply_deliveries(
         if current is None or d.position <= current:
             continue
         if d.position > current + 1:
-            missing = await read_log(conn, SOURCES[d.source], current, d.position)
-            if missing:
-                log.warning("gap_filled", source=d.source, after=current, count=len(missing))
-            for m in missing:
-                await projection.apply(events.decode(m.data), m.source, m.position, m.data)
-                applied += 1
+            filled = 0
+            async for chunk in read_log(conn, SOURCES[d.source], current, d.position):
+                for m in chunk:
+                    await projection.apply(events.decode(m.data), m.source, m.position, m.data)
+                await projection.flush()
+                filled += len(chunk)
+            if filled:
+                log.warning("gap_filled", source=d.source, after=current, count=filled)
+            applied += filled
         event: Event = events.decode(d.data)
         await projection.apply(event, d.source, d.position, d.data)
         positions[d.source] = d.position
@@ -188,8 +221,9 @@ class Projector:
             source = SOURCES.get(r["source"])
             if source is None or r["position"] <= ours.get(source.service, 0):
                 continue
-            missing = await read_log(conn, source, ours.get(source.service, 0), r["position"] + 1)
-            if missing:
+            async for missing in read_log(
+                conn, source, ours.get(source.service, 0), r["position"] + 1
+            ):
                 log.warning("caught_up_from_log", source=source.service, count=len(missing))
                 await self._apply_batch(conn, missing)
 
@@ -214,16 +248,21 @@ class Projector:
         )
         log.info("projector_started", stream=self.nats.stream)
         quiet = 0
+        # The next batch is fetched while the current one is written: NATS and PostgreSQL
+        # round trips overlap instead of adding up.
+        fetching = asyncio.ensure_future(sub.fetch(self.batch, timeout=idle_timeout))
         try:
             while not stop.is_set():
                 try:
-                    msgs = await sub.fetch(self.batch, timeout=idle_timeout)
+                    msgs = await fetching
                 except NatsTimeout:
+                    fetching = asyncio.ensure_future(sub.fetch(self.batch, timeout=idle_timeout))
                     quiet += 1
                     if quiet >= 2:
                         await self.catch_up_from_log(conn)
                         quiet = 0
                     continue
+                fetching = asyncio.ensure_future(sub.fetch(self.batch, timeout=idle_timeout))
                 quiet = 0
                 batch: list[Delivery] = []
                 for msg in msgs:
@@ -233,11 +272,18 @@ class Projector:
                         await msg.term()
                         continue
                     batch.append(d)
+                started = time.perf_counter()
                 await self._apply_batch(conn, batch)
+                log.debug(
+                    "batch_applied",
+                    size=len(batch),
+                    ms=round((time.perf_counter() - started) * 1000, 2),
+                )
                 if batch:
                     assert batch[-1].msg is not None
                     await batch[-1].msg.ack()
         finally:
+            fetching.cancel()
             # Unacked messages are simply redelivered: no need to drain a pull subscription.
             await sub.unsubscribe()
             await nc.close()

@@ -23,8 +23,8 @@ _MEMBERS = (
     effective AS (
         SELECT DISTINCT ON (d.uai) d.* FROM reporting.declaration_versions d
         JOIN members USING (uai)
-        WHERE d.rentree <= $2 AND d.valid_from <= $3 AND (d.valid_to IS NULL OR d.valid_to > $3)
-        ORDER BY d.uai, d.rentree DESC)"""
+        WHERE d.rentree <= $2 AND d.valid_from <= $3
+        ORDER BY d.uai, d.rentree DESC, d.valid_from DESC)"""
 )
 
 

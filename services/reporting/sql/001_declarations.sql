@@ -53,28 +53,6 @@ CREATE TABLE IF NOT EXISTS reporting.usage_catalogue (
     PRIMARY KEY (academie, code)
 );
 
-CREATE TABLE IF NOT EXISTS reporting.declarations (
-    uai text NOT NULL,
-    school_year text NOT NULL,
-    rentree integer NOT NULL,
-    answers jsonb NOT NULL,
-    classes integer NOT NULL,
-    teacher_classes integer NOT NULL,
-    pupil_classes integer NOT NULL,
-    equipment_index smallint NOT NULL,
-    robots integer NOT NULL,
-    internet text NOT NULL,
-    web_radio boolean NOT NULL,
-    web_tv boolean NOT NULL,
-    fab_lab boolean NOT NULL,
-    ent boolean NOT NULL,
-    confirmed boolean NOT NULL,
-    recorded_at timestamptz NOT NULL,
-    recorded_by text NOT NULL,
-    PRIMARY KEY (uai, rentree)
-);
-CREATE INDEX IF NOT EXISTS declarations_rentree ON reporting.declarations (rentree);
-
 CREATE TABLE IF NOT EXISTS reporting.usage_changes (
     event_id uuid PRIMARY KEY,
     uai text NOT NULL,
@@ -93,15 +71,9 @@ CREATE TABLE IF NOT EXISTS reporting.school_usages (
     PRIMARY KEY (uai, code)
 );
 
--- How many events of each school the projection applied: a duplicate would show here.
-CREATE TABLE IF NOT EXISTS reporting.school_activity (
-    uai text PRIMARY KEY,
-    events integer NOT NULL,
-    last_recorded_at timestamptz NOT NULL
-);
-
--- As the record stood at any moment: each version of a school or a declaration is valid from the
--- time it was recorded until the next one was (valid_to NULL: the current one).
+-- As the record stood at any moment: each version of a school is valid from the time it was
+-- recorded until the next one was (valid_to NULL: the current one). A declaration's version in
+-- force at a moment is the latest recorded by then (append-only: no closing write).
 CREATE TABLE IF NOT EXISTS reporting.school_versions (
     uai text NOT NULL,
     valid_from timestamptz NOT NULL,
@@ -128,7 +100,6 @@ CREATE TABLE IF NOT EXISTS reporting.declaration_versions (
     uai text NOT NULL,
     rentree integer NOT NULL,
     valid_from timestamptz NOT NULL,
-    valid_to timestamptz,
     classes integer NOT NULL,
     teacher_classes integer NOT NULL,
     pupil_classes integer NOT NULL,
@@ -157,17 +128,30 @@ CREATE TABLE IF NOT EXISTS reporting.campaign_versions (
 
 -- Every event about a school, from every service: the auditors' history.
 CREATE TABLE IF NOT EXISTS reporting.school_events (
+    uai text NOT NULL,
+    recorded_at timestamptz NOT NULL,
     source text NOT NULL,
     position bigint NOT NULL,
-    uai text NOT NULL,
     event_id uuid NOT NULL,
     type text NOT NULL,
     school_year text NOT NULL,
     occurred_at timestamptz NOT NULL,
-    recorded_at timestamptz NOT NULL,
     user_id text NOT NULL,
     role text NOT NULL,
-    data jsonb NOT NULL,
-    PRIMARY KEY (source, position)
+    data bytea NOT NULL,  -- the event's bytes, as stored in the log (decode with `events/`)
+    PRIMARY KEY (uai, recorded_at, source, position)
 );
-CREATE INDEX IF NOT EXISTS school_events_uai ON reporting.school_events (uai, recorded_at, source, position);
+
+-- Each school's latest answers for each school year.
+CREATE OR REPLACE VIEW reporting.declarations AS
+SELECT DISTINCT ON (uai, rentree)
+    uai, rentree || '-' || (rentree + 1) AS school_year, rentree, classes, teacher_classes,
+    pupil_classes, equipment_index, robots, internet, web_radio, web_tv, fab_lab, ent, confirmed,
+    valid_from AS recorded_at, recorded_by
+FROM reporting.declaration_versions
+ORDER BY uai, rentree, valid_from DESC;
+
+-- How many events of each school the projection applied: a duplicate would show here.
+CREATE OR REPLACE VIEW reporting.school_activity AS
+SELECT uai, count(*)::integer AS events, max(recorded_at) AS last_recorded_at
+FROM reporting.school_events GROUP BY uai;
