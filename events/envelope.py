@@ -33,6 +33,8 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag=Tru
     occurred_at: datetime
     recorded_at: datetime
     actor: Actor
+    # Tamper evidence, set when the event is recorded (see infra/integrity.py).
+    chain: str | None = None
 
     @classmethod
     def type_name(cls) -> str:

@@ -16,6 +16,7 @@ from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
 
 import events
 from events.envelope import Actor, Event
+from infra.integrity import seal
 from infra.settings import DatabaseSettings
 
 E = TypeVar("E", bound=Event)
@@ -46,12 +47,19 @@ class ContractApplication(Application[uuid.UUID]):
         return ContractMapper(transcoder=self.construct_transcoder())
 
     def record(self, *new_events: Event) -> int:
-        """Store the events atomically; return the notification id of the last one."""
+        """Seal and store the events atomically; return the notification id of the last one."""
         try:
-            recordings = self.save(*new_events)
+            recordings = self.save(*seal(new_events, self._chain_of))
         except IntegrityError as exc:
             raise ConcurrentWriteError(str(exc)) from exc
         return max((r.notification.id for r in recordings), default=0)
+
+    def _chain_of(self, stream: uuid.UUID, version: int) -> str:
+        stored = list(self.events.get(stream, gt=version - 1, lte=version))
+        if not stored or not isinstance(stored[0], Event):
+            # A concurrent writer will fail on the version anyway; chain from nothing meanwhile.
+            return ""
+        return stored[0].chain or ""
 
     def stream(self, originator_id: uuid.UUID) -> list[Event]:
         return [e for e in self.events.get(originator_id) if isinstance(e, Event)]
