@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -32,6 +33,8 @@ from services.reporting.projection import Projection
 log = structlog.get_logger("projector")
 
 DURABLE = "reporting"
+# Held by each batch's transaction; `rebuild` takes it to switch generations between batches.
+PROJECTOR_LOCK = 4243
 
 
 def schema_sql() -> list[str]:
@@ -66,7 +69,10 @@ async def ensure_read_models(conn: asyncpg.Connection) -> None:
         await conn.execute(
             "CREATE TABLE reporting.meta (key text PRIMARY KEY, value text NOT NULL)"
         )
-        await conn.execute("INSERT INTO reporting.meta VALUES ('fingerprint', $1)", fingerprint)
+        await conn.executemany(
+            "INSERT INTO reporting.meta VALUES ($1, $2)",
+            [("fingerprint", fingerprint), ("generation", str(uuid.uuid4()))],
+        )
 
 
 @dataclass
@@ -88,7 +94,19 @@ def delivery_of(msg: Msg) -> Delivery | None:
         return None
 
 
+class GenerationChanged(Exception):
+    """`rebuild` switched the read models while this connection was open: reconnect."""
+
+
+async def generation_of(conn: asyncpg.Connection) -> str | None:
+    value: str | None = await conn.fetchval(
+        "SELECT value FROM reporting.meta WHERE key = 'generation'"
+    )
+    return value
+
+
 async def positions_for_update(conn: asyncpg.Connection) -> dict[str, int]:
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", PROJECTOR_LOCK)
     await conn.execute(
         "INSERT INTO reporting.tracking (source) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
         list(SOURCES),
@@ -171,15 +189,22 @@ async def apply_deliveries(
 
 class Projector:
     def __init__(self, database: DatabaseSettings, nats: NatsSettings, batch: int = 500) -> None:
+        self.generation: str | None = None
         self.database = database
         self.nats = nats
         self.batch = batch
         self.applied = 0
 
+    async def _positions(self, conn: asyncpg.Connection) -> dict[str, int]:
+        positions = await positions_for_update(conn)
+        if await generation_of(conn) != self.generation:
+            raise GenerationChanged
+        return positions
+
     async def _apply_batch(self, conn: asyncpg.Connection, batch: list[Delivery]) -> None:
         try:
             async with conn.transaction():
-                positions = await positions_for_update(conn)
+                positions = await self._positions(conn)
                 self.applied += await apply_deliveries(conn, batch, positions)
                 await save_positions(conn, positions)
         except (asyncpg.PostgresConnectionError, OSError):
@@ -192,7 +217,7 @@ class Projector:
     async def _apply_one(self, conn: asyncpg.Connection, d: Delivery) -> None:
         try:
             async with conn.transaction():
-                positions = await positions_for_update(conn)
+                positions = await self._positions(conn)
                 self.applied += await apply_deliveries(conn, [d], positions)
                 await save_positions(conn, positions)
         except (asyncpg.PostgresConnectionError, OSError):
@@ -230,6 +255,7 @@ class Projector:
     async def run(self, stop: asyncio.Event, idle_timeout: float = 1.0) -> None:
         conn: asyncpg.Connection = await asyncpg.connect(self.database.url)
         await ensure_read_models(conn)
+        self.generation = await generation_of(conn)
         nc = await connect(self.nats, name="numecole-projector")
         js = nc.jetstream()
         await ensure_stream(js, self.nats)
@@ -273,7 +299,14 @@ class Projector:
                         continue
                     batch.append(d)
                 started = time.perf_counter()
-                await self._apply_batch(conn, batch)
+                try:
+                    await self._apply_batch(conn, batch)
+                except GenerationChanged:
+                    log.info("read_models_switched_reconnecting")
+                    await conn.close()
+                    conn = await asyncpg.connect(self.database.url)
+                    self.generation = await generation_of(conn)
+                    await self._apply_batch(conn, batch)
                 log.debug(
                     "batch_applied",
                     size=len(batch),

@@ -1,0 +1,239 @@
+"""`numecole rebuild`: every read model recomputed from the PostgreSQL logs, blue/green.
+
+The new models are built in the schema `reporting_next` while `reporting` keeps serving and the
+live projector keeps applying. Once the rebuild has reached the head of the logs, it takes the
+projector's lock, applies the last events, and swaps the schemas in one transaction.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import structlog
+
+import events
+from infra.relay import SOURCES, Source
+from infra.settings import DatabaseSettings
+from services.reporting.projection import Projection
+from services.reporting.projector import (
+    PROJECTOR_LOCK,
+    Delivery,
+    ensure_read_models,
+    park,
+    read_log,
+    schema_fingerprint,
+    schema_sql,
+)
+
+log = structlog.get_logger("rebuild")
+
+LIVE, NEXT = "reporting", "reporting_next"
+
+
+class Retargeted:
+    """An asyncpg connection whose statements address another schema than `reporting`: the
+    projection's own code, unchanged, writes the new generation."""
+
+    def __init__(self, conn: asyncpg.Connection, schema: str) -> None:
+        self.conn = conn
+        self.schema = schema
+
+    def _sql(self, query: str) -> str:
+        return query.replace(f"{LIVE}.", f"{self.schema}.")
+
+    async def execute(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        return await self.conn.execute(self._sql(query), *args, **kwargs)
+
+    async def executemany(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        return await self.conn.executemany(self._sql(query), *args, **kwargs)
+
+    async def fetch(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        return await self.conn.fetch(self._sql(query), *args, **kwargs)
+
+    async def fetchrow(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        return await self.conn.fetchrow(self._sql(query), *args, **kwargs)
+
+    async def fetchval(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        return await self.conn.fetchval(self._sql(query), *args, **kwargs)
+
+    async def copy_records_to_table(self, table: str, **kwargs: Any) -> Any:
+        if kwargs.get("schema_name") == LIVE:
+            kwargs["schema_name"] = self.schema
+        return await self.conn.copy_records_to_table(table, **kwargs)
+
+    def transaction(self) -> Any:
+        return self.conn.transaction()
+
+
+def retarget_ddl(sql: str, schema: str) -> str:
+    return sql.replace(f"{LIVE}.", f"{schema}.").replace(
+        f"CREATE SCHEMA IF NOT EXISTS {LIVE};", f"CREATE SCHEMA IF NOT EXISTS {schema};"
+    )
+
+
+@dataclass
+class RebuildReport:
+    applied: int = 0
+    parked: int = 0
+    seconds: float = 0.0
+    positions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def per_second(self) -> float:
+        return self.applied / self.seconds if self.seconds else 0.0
+
+
+class ProgressBar:
+    """One line on the terminal: events done, rate, what remains."""
+
+    def __init__(self, total: int, out: Any = sys.stderr) -> None:
+        self.total = max(total, 1)
+        self.done = 0
+        self.started = time.monotonic()
+        self.out = out
+        self.shown = 0.0
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self.shown < 0.2 and self.done < self.total:
+            return
+        self.shown = now
+        rate = self.done / max(now - self.started, 1e-6)
+        left = max(self.total - self.done, 0)
+        width = 30
+        filled = int(width * min(self.done / self.total, 1.0))
+        self.out.write(
+            f"\rreconstruction [{'#' * filled}{'.' * (width - filled)}] "
+            f"{self.done:,}/{self.total:,} événements · {rate:,.0f}/s · reste {left / rate if rate else 0:,.0f} s ".replace(
+                ",", " "
+            )
+        )
+        self.out.flush()
+
+    def close(self) -> None:
+        self.out.write("\n")
+        self.out.flush()
+
+
+async def _apply_chunk(
+    conn: asyncpg.Connection, target: Retargeted, chunk: list[Delivery], report: RebuildReport
+) -> None:
+    try:
+        async with conn.transaction():
+            projection = Projection(target)
+            for d in chunk:
+                await projection.apply(events.decode(d.data), d.source, d.position, d.data)
+            await projection.flush()
+        report.applied += len(chunk)
+    except (asyncpg.PostgresConnectionError, OSError):
+        raise
+    except Exception:
+        for d in chunk:
+            try:
+                async with conn.transaction():
+                    projection = Projection(target)
+                    await projection.apply(events.decode(d.data), d.source, d.position, d.data)
+                    await projection.flush()
+                report.applied += 1
+            except (asyncpg.PostgresConnectionError, OSError):
+                raise
+            except Exception as exc:
+                await park(target, d, f"{type(exc).__name__}: {exc}")
+                report.parked += 1
+
+
+async def _log_head(conn: asyncpg.Connection, source: Source) -> int:
+    head: int | None = await conn.fetchval(
+        f"SELECT max(notification_id) FROM {source.qualified_table}"  # noqa: S608
+    )
+    return head or 0
+
+
+async def rebuild(
+    database: DatabaseSettings, progress: Callable[[int], None] | None = None
+) -> RebuildReport:
+    started = time.monotonic()
+    report = RebuildReport()
+    conn: asyncpg.Connection = await asyncpg.connect(database.url)
+    try:
+        await ensure_read_models(conn)
+        sources = [
+            s
+            for s in SOURCES.values()
+            if await conn.fetchval("SELECT to_regclass($1)", f"{s.schema}.{s.table}") is not None
+        ]
+        await conn.execute(f"DROP SCHEMA IF EXISTS {NEXT} CASCADE")
+        async with conn.transaction():
+            for sql in schema_sql():
+                await conn.execute(retarget_ddl(sql, NEXT))
+            target = Retargeted(conn, NEXT)
+            await target.execute(
+                "CREATE TABLE reporting.meta (key text PRIMARY KEY, value text NOT NULL)"
+            )
+            await target.executemany(
+                "INSERT INTO reporting.meta VALUES ($1, $2)",
+                [("fingerprint", schema_fingerprint()), ("generation", str(uuid.uuid4()))],
+            )
+        positions = {s.service: 0 for s in sources}
+        # While the live models serve: everything up to the head of each log, chunk by chunk.
+        for source in sources:
+            async for chunk in read_log(conn, source, 0, None):
+                await _apply_chunk(conn, target, chunk, report)
+                positions[source.service] = chunk[-1].position
+                if progress is not None:
+                    progress(len(chunk))
+        # The tail, with the live projector held, then the switch.
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", PROJECTOR_LOCK)
+            for source in sources:
+                async for chunk in read_log(conn, source, positions[source.service], None):
+                    projection = Projection(target)
+                    for d in chunk:
+                        await projection.apply(events.decode(d.data), d.source, d.position, d.data)
+                    await projection.flush()
+                    report.applied += len(chunk)
+                    positions[source.service] = chunk[-1].position
+                    if progress is not None:
+                        progress(len(chunk))
+            await target.executemany(
+                "INSERT INTO reporting.tracking (source, position) VALUES ($1, $2) "
+                "ON CONFLICT (source) DO UPDATE SET position = EXCLUDED.position",
+                [(s, p) for s, p in positions.items()]
+                + [(s, 0) for s in SOURCES if s not in positions],
+            )
+            await conn.execute(f"ALTER SCHEMA {LIVE} RENAME TO reporting_old")
+            await conn.execute(f"ALTER SCHEMA {NEXT} RENAME TO {LIVE}")
+            await conn.execute("DROP SCHEMA reporting_old CASCADE")
+        report.positions = positions
+    finally:
+        await conn.close()
+    report.seconds = time.monotonic() - started
+    log.info(
+        "rebuilt",
+        applied=report.applied,
+        parked=report.parked,
+        seconds=round(report.seconds, 2),
+        per_second=round(report.per_second),
+    )
+    return report
+
+
+async def log_size(database: DatabaseSettings) -> int:
+    conn: asyncpg.Connection = await asyncpg.connect(database.url)
+    try:
+        total = 0
+        for source in SOURCES.values():
+            if await conn.fetchval("SELECT to_regclass($1)", f"{source.schema}.{source.table}"):
+                total += await conn.fetchval(
+                    f"SELECT count(*) FROM {source.qualified_table}"  # noqa: S608
+                )
+        return total
+    finally:
+        await conn.close()
