@@ -11,13 +11,14 @@ from typing import Any, Union
 
 import msgspec
 
+from events.data_imports import DATA_IMPORT_EVENTS
 from events.declarations import DECLARATION_EVENTS
 from events.envelope import Event
 from events.label import LABEL_EVENTS
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
-ALL_EVENTS: tuple[type[Event], ...] = (*DECLARATION_EVENTS, *LABEL_EVENTS)
+ALL_EVENTS: tuple[type[Event], ...] = (*DECLARATION_EVENTS, *LABEL_EVENTS, *DATA_IMPORT_EVENTS)
 EVENT_TYPES: dict[str, type[Event]] = {cls.type_name(): cls for cls in ALL_EVENTS}
 
 # (type name, from version) -> function returning the mapping at version + 1.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Any
@@ -10,7 +11,12 @@ import msgspec
 import structlog
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
-from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    NotAuthorizedException,
+    ValidationException,
+)
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.middleware.base import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -94,7 +100,7 @@ _FRENCH_BY_STATUS = {
     400: "La requête est mal formée : le corps doit être un document JSON valide.",
     401: "Authentification requise : jeton absent, expiré ou invalide.",
     403: "Accès refusé.",
-    404: "Ressource introuvable.",
+    404: "Aucune ressource n'existe à cette adresse.",
     405: "Méthode non autorisée pour cette adresse.",
     413: f"Le corps de la requête dépasse la taille maximale ({MAX_BODY_BYTES // 1024} Kio).",
     415: "Le corps de la requête doit être au format JSON.",
@@ -102,8 +108,89 @@ _FRENCH_BY_STATUS = {
 }
 
 
+class JsonRequest(Request[Any, Any, Any]):
+    """A request whose JSON body, when it cannot be decoded at all (bytes that are not UTF-8,
+    nesting deeper than the decoder's stack), is a client error (400), not a crash (500)."""
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except (UnicodeDecodeError, RecursionError) as exc:
+            raise ClientException(f"undecodable JSON body: {type(exc).__name__}") from exc
+
+
+_JSON_TYPES = {
+    "object": "un objet JSON",
+    "array": "un tableau JSON",
+    "str": "une chaîne de caractères",
+    "int": "un nombre entier",
+    "float": "un nombre",
+    "bool": "un booléen (true ou false)",
+    "null": "la valeur null",
+    "date": "une date AAAA-MM-JJ",
+    "datetime": "une date et heure ISO 8601",
+}
+_EXPECTED = re.compile(r"^Expected `([^`]+)`, got `([^`]+)`")
+_MISSING = re.compile(r"^Object missing required field `([^`]+)`")
+_UNKNOWN = re.compile(r"^Object contains unknown field `([^`]+)`")
+
+
+def _json_type(name: str) -> str:
+    return _JSON_TYPES.get(name, f"« {name} »")
+
+
+def _body_error(key: str, detail: str) -> FieldError:
+    """One msgspec validation message about the request body, as a field and a French
+    sentence. `key` is Litestar's path to the value (`data` is the body itself)."""
+    where = "" if key in ("", "data") else key
+    label = f"La valeur de « {where} »" if where else "Le corps de la requête"
+    if detail == f"'{key}'":  # Litestar's KeyError: nothing was sent for it
+        if not where:
+            return FieldError(
+                "body", "Le corps de la requête est vide : un objet JSON est attendu."
+            )
+        return FieldError(where, f"Le champ « {where} » est obligatoire.")
+    if match := _MISSING.match(detail):
+        name = f"{where}.{match.group(1)}" if where else match.group(1)
+        return FieldError(name, f"Le champ « {name} » est obligatoire.")
+    if match := _UNKNOWN.match(detail):
+        name = f"{where}.{match.group(1)}" if where else match.group(1)
+        return FieldError(name, f"Le champ « {name} » n'est pas attendu ici.")
+    if match := _EXPECTED.match(detail):
+        expected, got = match.groups()
+        return FieldError(
+            where or "body",
+            f"{label} doit être {_json_type(expected)}, pas {_json_type(got)}.",
+        )
+    if "RFC3339" in detail and "date" in detail:
+        return FieldError(where or "body", f"{label} doit être une date valide (AAAA-MM-JJ).")
+    return FieldError(where or "body", f"{label} a une valeur invalide.")
+
+
+def _body_errors(exc: HTTPException) -> list[FieldError]:
+    """The body errors of a validation failure; empty when it is about something else."""
+    if not isinstance(exc, ValidationException) or not isinstance(exc.extra, list):
+        return []
+    return [
+        _body_error(str(item.get("key", "")), str(item.get("message", "")))
+        for item in exc.extra
+        if isinstance(item, dict) and item.get("source") == "body"
+    ]
+
+
 def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
     status = exc.status_code
+    if body_errors := _body_errors(exc):
+        # Well-formed JSON of the wrong shape: a broken rule like any other (422).
+        log.info("invalid_body", errors=[e.field for e in body_errors])
+        return error_response(422, body_errors)
+    if status == 400 and "out of range" in str(exc.detail):
+        # Valid JSON with a number no answer can hold (e.g. 1e400 or a 5000-digit integer).
+        log.info("invalid_body", detail=exc.detail)
+        return error_response(
+            422,
+            [FieldError("body", "Un nombre du corps de la requête dépasse les limites admises.")],
+        )
     if status >= 500:
         log.error("http_error", status=status, detail=exc.detail)
         return error_response(status, [FieldError("", "Erreur interne du service.")])
@@ -194,6 +281,7 @@ def build_app(
             DefineMiddleware(TokenAuthentication, exclude=PUBLIC_PATHS + (public_paths or [])),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=JsonRequest,
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(title=title, version="1.0.0", path="/schema"),
     )

@@ -12,6 +12,7 @@ from infra.event_store import ensure_schema
 from infra.http import build_app
 from infra.settings import AuthSettings, DatabaseSettings
 from services.declarations.application import DeclarationsApplication
+from services.declarations.data_imports_http import DataImportsController
 from services.declarations.http import AdminController, SchoolDeclarationsController
 
 SCHEMA = "declarations"
@@ -37,7 +38,7 @@ def create_app(
 
     app: Litestar = build_app(
         title="Numécole — déclarations",
-        route_handlers=[SchoolDeclarationsController, AdminController],
+        route_handlers=[SchoolDeclarationsController, AdminController, DataImportsController],
         lifespan=[lifespan],
     )
     return app

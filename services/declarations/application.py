@@ -27,6 +27,7 @@ from events.values import is_valid_uai, parse_school_year, school_year_on
 from infra.auth import Principal, SchoolPlace, may_administer, may_declare, may_read_school
 from infra.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from infra.event_store import ContractApplication, new_event
+from services.declarations.data_imports import DataImports
 from services.declarations.domain import (
     Campaign,
     SchoolDeclarations,
@@ -73,7 +74,7 @@ def _place(school: SchoolRecord) -> SchoolPlace:
     return SchoolPlace(school.uai, d.circonscription, d.bassin, d.departement, d.academie)
 
 
-class DeclarationsApplication(ContractApplication):
+class DeclarationsApplication(DataImports, ContractApplication):
     name = "declarations"
 
     # -- reading aggregates -------------------------------------------------------------------
@@ -129,28 +130,30 @@ class DeclarationsApplication(ContractApplication):
             )
         return school
 
-    def _known_year(self, school: SchoolRecord, school_year: str) -> None:
+    def _year_errors(self, school: SchoolRecord, school_year: str) -> list[FieldError]:
+        """What is wrong with the school year of a request: its form, or no campaign for it."""
         try:
             parse_school_year(school_year)
         except ValueError:
-            raise InvalidInput(
-                [
-                    FieldError(
-                        "school_year",
-                        f"Année scolaire « {school_year} » invalide : attendu la forme 2024-2025.",
-                    )
-                ]
-            ) from None
+            return [
+                FieldError(
+                    "school_year",
+                    f"Année scolaire « {school_year} » invalide : attendu la forme 2024-2025.",
+                )
+            ]
         if self.campaign(school.details.academie, school_year) is None:
-            raise InvalidInput(
-                [
-                    FieldError(
-                        "school_year",
-                        f"Aucune campagne n'a été ouverte pour l'année scolaire {school_year} "
-                        f"dans l'académie de {school.details.academie.capitalize()}.",
-                    )
-                ]
-            )
+            return [
+                FieldError(
+                    "school_year",
+                    f"Aucune campagne n'a été ouverte pour l'année scolaire {school_year} "
+                    f"dans l'académie de {school.details.academie.capitalize()}.",
+                )
+            ]
+        return []
+
+    def _known_year(self, school: SchoolRecord, school_year: str) -> None:
+        if errors := self._year_errors(school, school_year):
+            raise InvalidInput(errors)
 
     def _no_change_position(self) -> int:
         return self.recorder.max_notification_id() or 0
@@ -269,7 +272,12 @@ class DeclarationsApplication(ContractApplication):
                     )
                 )
             if u.code in seen:
-                errors.append(FieldError(f"usages[{i}].code", f"Code {u.code} en double."))
+                errors.append(
+                    FieldError(
+                        f"usages[{i}].code",
+                        f"Le code d'usage {u.code} figure deux fois dans le catalogue.",
+                    )
+                )
             seen.add(u.code)
             if not u.title.strip():
                 errors.append(FieldError(f"usages[{i}].title", "Le titre de l'usage est vide."))
@@ -301,8 +309,8 @@ class DeclarationsApplication(ContractApplication):
         self, uai: str, school_year: str, answers: Mapping[str, Any], by: Principal
     ) -> int:
         school = self._school_for(uai, by, write=True)
-        self._known_year(school, school_year)
-        errors = validate_answers(answers)
+        # Every broken rule at once: the school year's and the answers'.
+        errors = self._year_errors(school, school_year) + validate_answers(answers)
         if errors:
             raise InvalidInput(errors)
         state = self._declarations(uai)
@@ -322,6 +330,13 @@ class DeclarationsApplication(ContractApplication):
         school = self._school_for(uai, by, write=True)
         self._known_year(school, school_year)
         state = self._declarations(uai)
+        if school_year in state.years:
+            # Confirming would replace this year's answers with an older year's: a second click
+            # after an update must not undo it.
+            raise Conflict(
+                f"L'école a déjà répondu pour {school_year} : modifiez ces réponses plutôt que "
+                "de confirmer celles d'une année antérieure."
+            )
         last = state.last_answers_before(school_year)
         if last is None:
             raise Conflict(

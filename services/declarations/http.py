@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.params import FromPath, JSONBody
 
 from events.declarations import AnswerValue, UsageDefinition
 from infra.errors import NotFound
@@ -16,9 +17,11 @@ from services.declarations.application import DeclarationsApplication
 from services.declarations.register_csv import parse_register
 
 SOURCE = "declarations"
+# A whole académie's register is far above the 64 KiB of ordinary requests.
+IMPORT_MAX_BYTES = 64 * 1024 * 1024
 
 
-class DeclarationBody(msgspec.Struct):
+class DeclarationBody(msgspec.Struct, forbid_unknown_fields=True):
     """The answers to the 13 questions, keyed by code (A1 … C3)."""
 
     answers: dict[str, Any]
@@ -33,8 +36,8 @@ class WriteReceipt(msgspec.Struct):
 
 
 class DeclarationOut(msgspec.Struct):
-    uai: str
-    school_year: str
+    uai: FromPath[str]
+    school_year: FromPath[str]
     declared: bool
     answers: dict[str, AnswerValue] | None
     confirmed: bool
@@ -45,17 +48,17 @@ class DeclarationOut(msgspec.Struct):
     usages: list[str]
 
 
-class CampaignBody(msgspec.Struct):
+class CampaignBody(msgspec.Struct, forbid_unknown_fields=True):
     opens_on: date
     closes_on: date
 
 
-class CatalogueBody(msgspec.Struct):
+class CatalogueBody(msgspec.Struct, forbid_unknown_fields=True):
     usages: list[UsageDefinition]
 
 
 class CatalogueOut(msgspec.Struct):
-    academie: str
+    academie: FromPath[str]
     version: int
     usages: list[UsageDefinition]
 
@@ -85,7 +88,11 @@ class SchoolDeclarationsController(Controller):
 
     @put("/declarations/{school_year:str}", operation_id="submitDeclaration")
     async def submit(
-        self, request: Request[Any, Any, Any], uai: str, school_year: str, data: DeclarationBody
+        self,
+        request: Request[Any, Any, Any],
+        uai: FromPath[str],
+        school_year: FromPath[str],
+        data: JSONBody[DeclarationBody],
     ) -> Response[WriteReceipt]:
         position = await asyncio.to_thread(
             _app(request).submit_declaration, uai, school_year, data.answers, principal_of(request)
@@ -98,7 +105,7 @@ class SchoolDeclarationsController(Controller):
         status_code=200,
     )
     async def confirm(
-        self, request: Request[Any, Any, Any], uai: str, school_year: str
+        self, request: Request[Any, Any, Any], uai: FromPath[str], school_year: FromPath[str]
     ) -> Response[WriteReceipt]:
         position = await asyncio.to_thread(
             _app(request).confirm_declaration, uai, school_year, principal_of(request)
@@ -107,7 +114,7 @@ class SchoolDeclarationsController(Controller):
 
     @get("/declarations/{school_year:str}", operation_id="getDeclaration")
     async def read(
-        self, request: Request[Any, Any, Any], uai: str, school_year: str
+        self, request: Request[Any, Any, Any], uai: FromPath[str], school_year: FromPath[str]
     ) -> DeclarationOut:
         view = await asyncio.to_thread(
             _app(request).declaration, uai, school_year, principal_of(request)
@@ -116,7 +123,7 @@ class SchoolDeclarationsController(Controller):
 
     @put("/usages/{code:str}", operation_id="addUsage")
     async def add_usage(
-        self, request: Request[Any, Any, Any], uai: str, code: str
+        self, request: Request[Any, Any, Any], uai: FromPath[str], code: FromPath[str]
     ) -> Response[WriteReceipt]:
         position = await asyncio.to_thread(
             _app(request).add_usage, uai, code, principal_of(request)
@@ -125,7 +132,7 @@ class SchoolDeclarationsController(Controller):
 
     @delete("/usages/{code:str}", operation_id="removeUsage", status_code=200)
     async def remove_usage(
-        self, request: Request[Any, Any, Any], uai: str, code: str
+        self, request: Request[Any, Any, Any], uai: FromPath[str], code: FromPath[str]
     ) -> Response[WriteReceipt]:
         position = await asyncio.to_thread(
             _app(request).remove_usage, uai, code, principal_of(request)
@@ -137,7 +144,12 @@ class AdminController(Controller):
     path = "/api/v1"
     tags = ["Administration"]
 
-    @post("/admin/register", operation_id="importRegister", status_code=200)
+    @post(
+        "/admin/register",
+        operation_id="importRegister",
+        status_code=200,
+        request_max_body_size=IMPORT_MAX_BYTES,
+    )
     async def import_register(self, request: Request[Any, Any, Any]) -> RegisterImportOut:
         """Body: the register as CSV (`uai;nom;type;eleves;commune;circonscription;bassin;
         departement;academie`, `;` or `,`, UTF-8 or Latin-1)."""
@@ -147,7 +159,11 @@ class AdminController(Controller):
 
     @put("/admin/academies/{academie:str}/campaigns/{school_year:str}", operation_id="openCampaign")
     async def open_campaign(
-        self, request: Request[Any, Any, Any], academie: str, school_year: str, data: CampaignBody
+        self,
+        request: Request[Any, Any, Any],
+        academie: FromPath[str],
+        school_year: FromPath[str],
+        data: JSONBody[CampaignBody],
     ) -> Response[WriteReceipt]:
         position = await asyncio.to_thread(
             _app(request).open_campaign,
@@ -161,7 +177,10 @@ class AdminController(Controller):
 
     @put("/admin/academies/{academie:str}/usage-catalogue", operation_id="reviseUsageCatalogue")
     async def revise_catalogue(
-        self, request: Request[Any, Any, Any], academie: str, data: CatalogueBody
+        self,
+        request: Request[Any, Any, Any],
+        academie: FromPath[str],
+        data: JSONBody[CatalogueBody],
     ) -> Response[WriteReceipt]:
         position = await asyncio.to_thread(
             _app(request).revise_catalogue, academie, data.usages, principal_of(request)
@@ -169,7 +188,9 @@ class AdminController(Controller):
         return receipt(position)
 
     @get("/academies/{academie:str}/usage-catalogue", operation_id="getUsageCatalogue")
-    async def catalogue(self, request: Request[Any, Any, Any], academie: str) -> CatalogueOut:
+    async def catalogue(
+        self, request: Request[Any, Any, Any], academie: FromPath[str]
+    ) -> CatalogueOut:
         found = await asyncio.to_thread(_app(request).catalogue, academie)
         if found is None:
             raise NotFound(f"L'académie {academie} n'a pas de catalogue d'usages.")

@@ -118,4 +118,5 @@ async def _catalogue(conn: asyncpg.Connection, e: UsageCatalogueRevised) -> None
 
 
 # Handlers of other services' events register themselves on import.
+import services.reporting.data_projection  # noqa: E402, F401
 from services.reporting import label_projection  # noqa: E402, F401

@@ -1,0 +1,100 @@
+"""The auditors' commands: `numecole verify`, `numecole rebuild`, `numecole replay`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import asyncpg
+import msgspec
+
+from infra.settings import DatabaseSettings
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from infra.verify import verify
+
+    report = asyncio.run(verify(DatabaseSettings.from_env().url))
+    for source, checked in report.checked.items():
+        print(f"Journal {source} : {checked} événement(s) vérifié(s).")
+    if report.ok:
+        print("Intégrité vérifiée : chaque événement est bien chaîné au précédent de son flux.")
+        return 0
+    for b in report.broken:
+        print(
+            f"LIEN ROMPU — journal {b.source}, position {b.position}, flux {b.stream} "
+            f"version {b.version}, école {b.uai or '-'}, {b.type} : {b.reason}",
+            file=sys.stderr,
+        )
+    return 1
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from services.reporting.rebuild import ProgressBar, log_size, rebuild
+
+    database = DatabaseSettings.from_env()
+    bar = ProgressBar(asyncio.run(log_size(database)))
+    report = asyncio.run(rebuild(database, bar))
+    bar.close()
+    print(
+        f"Modèles de lecture reconstruits : {report.applied} événements en "
+        f"{report.seconds:.1f} s ({report.per_second:,.0f}/s), {report.parked} écarté(s).".replace(
+            ",", " "
+        )
+    )
+    return 0 if report.parked == 0 else 1
+
+
+async def _replay(args: argparse.Namespace) -> bytes:
+    from events.values import school_year_on
+    from infra.errors import InvalidInput
+    from services.reporting.freshness import wait_projected_through
+    from services.reporting.moments import moment_of
+    from services.reporting.school_profile import school_profile
+    from services.reporting.territory import LEVELS
+    from services.reporting.territory_profile import territory_profile
+
+    try:
+        at = moment_of(args.as_of, args.school_year)
+    except InvalidInput as exc:
+        raise SystemExit("; ".join(e.message for e in exc.errors)) from None
+    pool = await asyncpg.create_pool(DatabaseSettings.from_env().url, min_size=1, max_size=2)
+    try:
+        await wait_projected_through(pool, at, within=30)
+        async with pool.acquire() as conn:
+            if args.school:
+                profile = await school_profile(conn, args.school, args.school_year, at)
+                if profile is None:
+                    raise SystemExit(f"L'école {args.school} n'était pas enregistrée à cette date.")
+                return msgspec.json.format(msgspec.json.encode(profile), indent=2)
+            level, _, code = args.territory.partition(":")
+            if level not in LEVELS or not code:
+                raise SystemExit(f"Territoire invalide : {args.territory} (ex. departement:34).")
+            territory = await territory_profile(
+                conn, level, code, args.school_year or school_year_on(at), at
+            )
+            return msgspec.json.format(msgspec.json.encode(territory), indent=2)
+    finally:
+        await pool.close()
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    if bool(args.school) == bool(args.territory):
+        print("Indiquez --school UAI ou --territory NIVEAU:CODE.", file=sys.stderr)
+        return 2
+    sys.stdout.buffer.write(asyncio.run(_replay(args)) + b"\n")
+    return 0
+
+
+def add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    verify = sub.add_parser("verify", help="check the hash chain of every recorded event")
+    verify.set_defaults(func=cmd_verify, needs_servers=True)
+    rebuild = sub.add_parser("rebuild", help="recompute every read model from the logs")
+    rebuild.set_defaults(func=cmd_rebuild, needs_servers=True)
+    replay = sub.add_parser("replay", help="a school or territory as the record stood then")
+    replay.add_argument("--as-of", help="2024-08-31 or 2024-08-31T18:00:00")
+    replay.add_argument("--school-year", help="2024-2025: as the school year ended")
+    replay.add_argument("--school", help="a UAI")
+    replay.add_argument("--territory", help="LEVEL:CODE, e.g. academie:montpellier")
+    replay.set_defaults(func=cmd_replay, needs_servers=True)
