@@ -31,7 +31,7 @@ from bench.common import text_table as table
 from infra.logs import configure_logging
 
 BenchRun = Callable[[Servers, Options, Path], Awaitable[Section]]
-BENCHES = ("declarations", "projector")
+BENCHES = ("declarations", "projector", "pdf")
 OPTIONAL_BENCHES = ("label",)
 
 

@@ -92,7 +92,9 @@ def valid_scope(role: Role, scope: str) -> bool:
         return level in ("circonscription", "bassin")
     if role is Role.ADMIN:
         return level in ("academie", "region")
-    return role is Role.LECTEUR
+    # A territory reader reads a circonscription, département, académie or région: a bassin
+    # is not one of the territories with a profile (DOMAIN.md).
+    return role is Role.LECTEUR and level != "bassin"
 
 
 def may_read_school(p: Principal, place: SchoolPlace) -> bool:
@@ -107,6 +109,41 @@ def may_declare(p: Principal, place: SchoolPlace) -> bool:
 def may_administer(p: Principal, academie: str) -> bool:
     """Campaigns, catalogues, register and data imports: the académie's admin."""
     return p.role is Role.ADMIN and p.covers_academie(academie)
+
+
+def is_head_of(p: Principal, place: SchoolPlace, kind: str) -> bool:
+    """The director heads an école; the chef d'établissement a collège or lycée."""
+    head = Role.DIRECTEUR if kind == "ecole" else Role.CHEF
+    return p.role is head and p.scope == place.uai
+
+
+def is_adviser_of(p: Principal, place: SchoolPlace) -> bool:
+    """The bassin adviser, or the ERUN of an école's circonscription, as the register now says."""
+    return p.role is Role.CONSEILLER and p.covers(place)
+
+
+def may_propose_criterion(p: Principal, place: SchoolPlace, kind: str) -> bool:
+    """Label criteria are proposed by a référent numérique, the head or the adviser."""
+    return (
+        (p.role is Role.REFERENT and p.scope == place.uai)
+        or is_head_of(p, place, kind)
+        or is_adviser_of(p, place)
+    )
+
+
+def may_validate_criterion(p: Principal, place: SchoolPlace, kind: str) -> bool:
+    """Validate, reject or revoke: the head or the adviser, never a référent."""
+    return is_head_of(p, place, kind) or is_adviser_of(p, place)
+
+
+def may_apply_for_label(p: Principal, place: SchoolPlace, kind: str) -> bool:
+    """In January, the head applies for the school (with its commune, for an école)."""
+    return is_head_of(p, place, kind)
+
+
+def may_publish_referentiel(p: Principal) -> bool:
+    """Référentiels are managed by an académie admin."""
+    return p.role is Role.ADMIN
 
 
 class TokenService:

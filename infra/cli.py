@@ -12,15 +12,20 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
 from events.values import Role
+from infra.audit_commands import add_audit_commands
 from infra.auth import Principal
 from infra.logs import configure_logging
 
+if TYPE_CHECKING:
+    from infra.errors import FieldError
+
 SERVICES = {"declarations": 8001, "label": 8002, "reporting": 8003}
-WORKERS = ("relay", "projector")
+WORKERS = ("relay", "projector", "label-register")
 log = structlog.get_logger("cli")
 
 
@@ -61,6 +66,10 @@ async def _run_worker(name: str) -> None:
     db, nats = DatabaseSettings.from_env(), NatsSettings.from_env()
     if name == "relay":
         await run_relay(list(SOURCES.values()), db, nats, stop)
+    elif name == "label-register":
+        from services.label.register_consumer import RegisterConsumer
+
+        await RegisterConsumer(db, nats).run(stop)
     else:
         from services.reporting.projector import Projector
 
@@ -107,6 +116,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         loaded = load_demo(app)
         app.close()
         log.info("demo_loaded", schools_declared_now=loaded)
+        from infra.settings import DatabaseSettings
+        from services.label.demo import load_demo as load_label_demo
+
+        labelled = load_label_demo(DatabaseSettings.from_env())
+        log.info("label_demo_loaded", schools_with_label_activity_now=labelled)
     children: dict[str, subprocess.Popen[bytes]] = {}
 
     def spawn(component: str) -> None:
@@ -199,6 +213,59 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_refusal(errors: Sequence[FieldError]) -> None:
+    """A refused file's report: one line per broken rule, with its line number."""
+    print(f"Fichier refusé ({len(errors)} erreur(s)), rien n'a été enregistré :")
+    for e in errors:
+        where = f"ligne {e.line}, " if e.line else ""
+        print(f"  {where}{e.field} : {e.message}")
+
+
+def cmd_import_data(args: argparse.Namespace) -> int:
+    """`import ent FILE --period N --school-year Y`, `import gar FILE --school-year Y`."""
+    from infra.errors import Forbidden, InvalidInput
+    from services.declarations.application import DeclarationsApplication
+    from services.declarations.data_imports import EntFile, GarFile, parse_ent, parse_gar
+
+    configure_logging("import")
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"Fichier illisible : {args.file} ({exc.strerror}).")
+        return 1
+    try:
+        file: EntFile | GarFile = (
+            parse_ent(data, args.period, args.school_year)
+            if args.what == "ent"
+            else parse_gar(data, args.school_year)
+        )
+    except InvalidInput as exc:
+        _print_refusal(exc.errors)
+        return 1
+    if not os.environ.get("DATABASE_URL"):
+        _with_servers(args)
+    app = _declarations_app()
+    assert isinstance(app, DeclarationsApplication)
+    try:
+        by = cli_principal()
+        result = app.import_ent(file, by) if isinstance(file, EntFile) else app.import_gar(file, by)
+    except InvalidInput as exc:
+        _print_refusal(exc.errors)
+        return 1
+    except Forbidden as exc:
+        print(f"Import refusé : {exc}")
+        return 1
+    finally:
+        app.close()
+    what = (
+        f"Connexions ENT de la période {file.period} ({file.school_year}) importées"
+        if isinstance(file, EntFile)
+        else f"Accès GAR ({file.school_year}) importés"
+    )
+    print(f"{what} : {result.recorded} école(s) enregistrée(s), {result.unchanged} inchangée(s).")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="numecole", description="Numécole")
     p.add_argument("--data-dir", help="data directory of the embedded servers (default .numecole)")
@@ -221,16 +288,28 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--user")
     token.add_argument("--ttl", type=int, default=8 * 3600)
     token.set_defaults(func=cmd_token)
+    add_audit_commands(sub)
     imp = sub.add_parser("import", help="import data files")
     imp_sub = imp.add_subparsers(dest="what", required=True)
     register = imp_sub.add_parser("register", help="the school register (CSV)")
     register.add_argument("file")
     register.set_defaults(func=cmd_import)
+    ent = imp_sub.add_parser("ent", help="ENT connections of one period (CSV)")
+    ent.add_argument("file")
+    ent.add_argument("--period", required=True, help="1 to 5")
+    ent.add_argument("--school-year", required=True, help="e.g. 2024-2025")
+    ent.set_defaults(func=cmd_import_data)
+    gar = imp_sub.add_parser("gar", help="GAR accesses of one school year (CSV)")
+    gar.add_argument("file")
+    gar.add_argument("--school-year", required=True, help="e.g. 2024-2025")
+    gar.set_defaults(func=cmd_import_data)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if getattr(args, "needs_servers", False) and not os.environ.get("DATABASE_URL"):
+        _with_servers(args)
     code: int = args.func(args)
     return code
 

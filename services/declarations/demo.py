@@ -9,7 +9,9 @@ from datetime import date
 from events.declarations import SchoolDetails, UsageDefinition
 from events.values import Role, uai_check_letter
 from infra.auth import Principal
+from infra.errors import InvalidInput
 from services.declarations.application import DeclarationsApplication
+from services.declarations.data_imports import parse_ent, parse_gar
 from services.declarations.register_csv import RegisterRow
 
 ACADEMIES = {
@@ -195,4 +197,41 @@ def load_demo(app: DeclarationsApplication, seed: int = 2024) -> int:
                 )
         for usage in rng.sample(CATALOGUE, rng.randint(0, 5)):
             app.add_usage(row.uai, usage.code, director)
+    if loaded:
+        load_ent_and_gar(app, rows, rng)
     return loaded
+
+
+GAR_RESOURCES = ("Lalilo", "Maskott", "Mon manuel numérique", "Éduthèque", "BNE Lumni")
+
+
+def load_ent_and_gar(
+    app: DeclarationsApplication, rows: list[RegisterRow], rng: random.Random
+) -> None:
+    """The académie's imports: ENT connections after each period elapsed, GAR accès yearly."""
+    today = date.today()
+    ecoles = [r for r in rows if r.details.kind == "ecole"]
+    for year in YEARS:
+        school_year = f"{year}-{year + 1}"
+        for period in range(1, 6):
+            lines = ["uai;eleves;parents;enseignants"]
+            for r in ecoles:
+                pupils = r.details.pupils
+                ratio = rng.uniform(0.3, 2.5)
+                share = rng.uniform(0.4, 0.7)
+                total = int(pupils * ratio)
+                lines.append(
+                    f"{r.uai};{int(total * share)};{int(total * (1 - share) * 0.7)};"
+                    f"{total - int(total * share) - int(total * (1 - share) * 0.7)}"
+                )
+            try:
+                app.import_ent(
+                    parse_ent("\n".join(lines).encode(), period, school_year), ADMIN, today
+                )
+            except InvalidInput:
+                break  # a period that has not begun yet
+        lines = ["uai;ressource;acces"]
+        for r in ecoles:
+            for resource in rng.sample(GAR_RESOURCES, rng.randint(0, 3)):
+                lines.append(f"{r.uai};{resource};{rng.randint(5, 900)}")
+        app.import_gar(parse_gar("\n".join(lines).encode(), school_year), ADMIN)

@@ -12,6 +12,8 @@ from infra.auth import TokenService
 from infra.http import build_app
 from infra.settings import AuthSettings, DatabaseSettings
 from services.reporting.http import SchoolProfileController, TerritoryController
+from services.reporting.label_http import TerritoryLabelController
+from services.reporting.pdf_http import SchoolProfilePdfController
 from services.reporting.projector import ensure_read_models
 
 
@@ -33,7 +35,12 @@ def create_app(
 
     app: Litestar = build_app(
         title="Numécole — profils",
-        route_handlers=[SchoolProfileController, TerritoryController],
+        route_handlers=[
+            SchoolProfileController,
+            TerritoryController,
+            SchoolProfilePdfController,
+            TerritoryLabelController,
+        ],
         lifespan=[lifespan],
     )
     return app

@@ -44,6 +44,9 @@ def moment_of(as_of: str | None, school_year: str | None, now: datetime | None =
     current = now or datetime.now(UTC)
     if as_of is not None:
         at = parse_as_of(as_of)
+        today = current.astimezone(PARIS).date()
+        if len(as_of) == 10 and date.fromisoformat(as_of) == today:
+            return current  # today so far
         if at > current + timedelta(seconds=5):
             raise InvalidInput(
                 [

@@ -20,7 +20,6 @@ from importlib import resources
 import asyncpg
 import structlog
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 import events
@@ -281,7 +280,7 @@ class Projector:
             while not stop.is_set():
                 try:
                     msgs = await fetching
-                except NatsTimeout:
+                except TimeoutError:  # nats raises its own or asyncio's, both TimeoutError
                     fetching = asyncio.ensure_future(sub.fetch(self.batch, timeout=idle_timeout))
                     quiet += 1
                     if quiet >= 2:

@@ -7,9 +7,19 @@ from datetime import UTC, datetime
 import asyncpg
 import msgspec
 
+from events.ent import NO_INDEX
 from events.equipment import EXPLANATIONS, next_step
 from events.values import parse_school_year, school_year_of_rentree, school_year_on
 from infra.auth import SchoolPlace
+from services.reporting.ent_gar import (
+    EntDistribution,
+    SchoolEnt,
+    SchoolGar,
+    academie_ent_distribution,
+    school_ent_years,
+    school_gar_years,
+)
+from services.reporting.label_standing import SchoolLabel, school_label
 from services.reporting.territory import TerritoryFigures, territory_figures
 
 
@@ -49,6 +59,8 @@ class Comparison(msgspec.Struct):
     ent_school_share: float | None
     index_distribution: dict[str, float]
     usages_declared: int
+    # Schools using the ENT-école, and their ENT indices (share of those schools).
+    ent_index_distribution: EntDistribution | None = None
 
 
 class YearPoint(msgspec.Struct):
@@ -59,6 +71,10 @@ class YearPoint(msgspec.Struct):
     teacher_classes: int | None
     pupil_classes: int | None
     usages_declared: int
+    ent_index: int | None = None
+    ent_connections: int | None = None
+    gar_resources_used: int | None = None
+    gar_accesses: int | None = None
 
 
 class SchoolProfile(msgspec.Struct):
@@ -84,6 +100,13 @@ class SchoolProfile(msgspec.Struct):
     usages: list[Usage]
     academie_comparison: Comparison
     evolution: list[YearPoint]
+    # Label numérique: the award held in the school year, the board's levels, the shares of
+    # labelled schools of the circonscription or bassin and of the académie, as of `as_of`.
+    label: SchoolLabel | None = None
+    # The ENT-école index of the year (None: no ENT-école, another ENT, or no figures yet).
+    ent_index: SchoolEnt | None = None
+    ent_explanation: str = NO_INDEX
+    gar: SchoolGar | None = None
 
 
 def share(part: int, whole: int) -> float:
@@ -142,8 +165,9 @@ def end_of(rentree: int) -> datetime:
     return datetime(rentree + 1, 9, 1, tzinfo=UTC)
 
 
-def comparison_of(figures: TerritoryFigures) -> Comparison:
+def comparison_of(figures: TerritoryFigures, ent: EntDistribution | None = None) -> Comparison:
     return Comparison(
+        ent_index_distribution=ent,
         territory=figures.territory,
         schools=figures.schools,
         schools_declared=figures.schools_declared,
@@ -172,8 +196,8 @@ async def school_profile(
     year = school_year or await default_school_year(conn, school["academie"], at)
     rentree = parse_school_year(year)
     versions = await conn.fetch(
-        "SELECT DISTINCT ON (rentree) * FROM reporting.declaration_versions "  # noqa: S608
-        f"WHERE uai = $1 AND {_VALID_AT} ORDER BY rentree, valid_from DESC",
+        "SELECT DISTINCT ON (rentree) * FROM reporting.declaration_versions "
+        "WHERE uai = $1 AND valid_from <= $2 ORDER BY rentree, valid_from DESC",
         uai,
         at,
     )
@@ -199,6 +223,8 @@ async def school_profile(
         equipment = EquipmentOut(
             index, EXPLANATIONS[index], next_step(c, t, p), c, t, share(t, c), p, share(p, c)
         )
+    ent_years = await school_ent_years(conn, uai, at)
+    gar_years = await school_gar_years(conn, uai, at)
     by_rentree = {d["rentree"]: d for d in versions}
     first_campaign = await conn.fetchval(
         "SELECT min(rentree) FROM reporting.campaign_versions "
@@ -219,6 +245,10 @@ async def school_profile(
                 teacher_classes=d["teacher_classes"] if d else None,
                 pupil_classes=d["pupil_classes"] if d else None,
                 usages_declared=len(usages_at(changes, min(at, end_of(r)))),
+                ent_index=ent_years[r].index if r in ent_years else None,
+                ent_connections=ent_years[r].connections if r in ent_years else None,
+                gar_resources_used=gar_years[r].resources_used if r in gar_years else None,
+                gar_accesses=gar_years[r].accesses if r in gar_years else None,
             )
         )
     e = effective
@@ -251,6 +281,12 @@ async def school_profile(
         fab_lab=e["fab_lab"] if e else None,
         ent=e["ent"] if e else None,
         usages=[catalogue.get(c, Usage(c, c, "")) for c in sorted(codes)],
-        academie_comparison=comparison_of(figures),
+        academie_comparison=comparison_of(
+            figures, await academie_ent_distribution(conn, school["academie"], year, at)
+        ),
         evolution=evolution,
+        label=await school_label(conn, uai, rentree, at),
+        ent_index=ent_years.get(rentree),
+        ent_explanation=ent_years[rentree].explanation if rentree in ent_years else NO_INDEX,
+        gar=gar_years.get(rentree),
     )

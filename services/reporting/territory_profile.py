@@ -11,6 +11,7 @@ import msgspec
 
 from events.values import parse_school_year
 from infra.auth import SchoolPlace
+from services.reporting.ent_gar import EntDistribution, territory_ent_distribution
 from services.reporting.territory import (
     LEVELS,
     SchoolRow,
@@ -29,6 +30,10 @@ class TerritoryYear(msgspec.Struct):
     teacher_share: float | None
     pupil_share: float | None
     usages_declared: int
+    ent: EntDistribution
+    ent_connections: int
+    gar_accesses: int
+    gar_resources_used: int
 
 
 class TerritoryProfile(msgspec.Struct):
@@ -54,6 +59,41 @@ async def territory_places(
     return [SchoolPlace(**dict(r)) for r in rows]
 
 
+async def ent_gar_totals(
+    conn: asyncpg.Connection, level: str, code: str, rentree: int, at: datetime
+) -> tuple[int, int, int]:
+    """The territory's ENT connections (last import of each period) and GAR accès (last list of
+    each school) for one school year, as recorded by `at`."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown territory level {level!r}")
+    row = await conn.fetchrow(
+        f"""WITH members AS (
+                SELECT uai FROM reporting.school_versions
+                WHERE {level} = $1 AND valid_from <= $3 AND (valid_to IS NULL OR valid_to > $3)),
+            ent AS (
+                SELECT DISTINCT ON (e.uai, e.period)
+                       e.pupil_connections + e.parent_connections + e.teacher_connections AS n
+                FROM reporting.ent_connections e JOIN members USING (uai)
+                WHERE e.rentree = $2 AND e.recorded_at <= $3
+                ORDER BY e.uai, e.period, e.recorded_at DESC),
+            gar_last AS (
+                SELECT g.uai, max(g.recorded_at) AS at FROM reporting.gar_accesses g
+                JOIN members USING (uai) WHERE g.rentree = $2 AND g.recorded_at <= $3
+                GROUP BY g.uai),
+            gar AS (
+                SELECT g.resource, g.accesses FROM reporting.gar_accesses g
+                JOIN gar_last l ON g.uai = l.uai AND g.recorded_at = l.at WHERE g.rentree = $2)
+            SELECT (SELECT coalesce(sum(n), 0) FROM ent) AS connections,
+                   (SELECT coalesce(sum(accesses), 0) FROM gar) AS accesses,
+                   (SELECT count(DISTINCT resource) FROM gar WHERE accesses > 0) AS resources""",  # noqa: S608
+        code,
+        rentree,
+        at,
+    )
+    assert row is not None
+    return int(row["connections"]), int(row["accesses"]), int(row["resources"])
+
+
 async def first_rentree(conn: asyncpg.Connection) -> int | None:
     first: int | None = await conn.fetchval("SELECT min(rentree) FROM reporting.campaign_versions")
     return first
@@ -68,6 +108,7 @@ async def territory_profile(
     evolution = []
     for r in range(start, rentree + 1):
         f = figures if r == rentree else await territory_figures(conn, level, code, r, at)
+        connections, accesses, resources = await ent_gar_totals(conn, level, code, r, at)
         evolution.append(
             TerritoryYear(
                 rentree=r,
@@ -78,6 +119,10 @@ async def territory_profile(
                 teacher_share=f.teacher_share,
                 pupil_share=f.pupil_share,
                 usages_declared=f.usages_declared,
+                ent=await territory_ent_distribution(conn, level, code, f.school_year, at),
+                ent_connections=connections,
+                gar_accesses=accesses,
+                gar_resources_used=resources,
             )
         )
     return TerritoryProfile(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 
 import psycopg
@@ -23,7 +22,7 @@ DIRECTOR = Principal("dir", Role.DIRECTEUR, UAI)
 
 
 @pytest.fixture
-def recorded(database: DatabaseSettings) -> Iterator[DatabaseSettings]:
+def recorded(database: DatabaseSettings) -> DatabaseSettings:
     app: DeclarationsApplication = open_application(database, pool_size=1)
     app.import_register(parse_register(REGISTER_CSV.encode()), ADMIN)
     app.open_campaign("montpellier", "2024-2025", date(2024, 6, 21), date(2024, 9, 27), ADMIN)

@@ -1,0 +1,72 @@
+"""HTTP controller of label standing in territories."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import asyncpg
+from litestar import Controller, Request, get
+from litestar.params import FromPath, QueryParameter
+
+from events.values import is_valid_school_year, parse_school_year, school_year_on
+from infra.auth import SchoolPlace
+from infra.errors import FieldError, Forbidden, InvalidInput, NotFound
+from infra.http import principal_of
+from services.reporting.access import may_read_territory
+from services.reporting.label_standing import LabelDistribution, territory_label
+from services.reporting.territory import LEVELS
+
+SchoolYear = Annotated[
+    str | None,
+    QueryParameter(description="Année scolaire, ex. 2026-2027 (défaut : l'année en cours)."),
+]
+
+
+async def _places(conn: asyncpg.Connection, level: str, code: str) -> list[SchoolPlace]:
+    # `level` is one of LEVELS, checked by the caller.
+    sql = f"SELECT uai, circonscription, bassin, departement, academie FROM reporting.schools WHERE {level} = $1 AND closed_on IS NULL"  # noqa: S608
+    rows = await conn.fetch(sql, code)
+    return [SchoolPlace(**dict(r)) for r in rows]
+
+
+class TerritoryLabelController(Controller):
+    path = "/api/v1/territories/{level:str}/{code:str}"
+    tags = ("Territoires",)
+
+    @get("/label", operation_id="getTerritoryLabel")
+    async def label(
+        self,
+        request: Request[Any, Any, Any],
+        level: FromPath[str],
+        code: FromPath[str],
+        school_year: SchoolYear = None,
+    ) -> LabelDistribution:
+        """The share of labelled schools, the levels awarded, the levels now and, per domain,
+        the mean level of the territory's schools."""
+        if level not in LEVELS:
+            raise InvalidInput(
+                [
+                    FieldError(
+                        "level",
+                        f"Niveau de territoire inconnu : « {level} » (circonscription, bassin, "
+                        "departement, academie ou region).",
+                    )
+                ]
+            )
+        if school_year is not None and not is_valid_school_year(school_year):
+            raise InvalidInput(
+                [FieldError("school_year", f"Année scolaire « {school_year} » invalide.")]
+            )
+        now = datetime.now(UTC)
+        rentree = parse_school_year(school_year or school_year_on(now))
+        pool: asyncpg.Pool = request.app.state.pool
+        async with pool.acquire() as conn:
+            places = await _places(conn, level, code)
+            if not places:
+                raise NotFound(f"Aucun établissement n'est rattaché au territoire {level}:{code}.")
+            if not may_read_territory(principal_of(request), level, code, places):
+                raise Forbidden(
+                    f"Votre périmètre ne permet pas de consulter le territoire {level}:{code}."
+                )
+            return await territory_label(conn, level, code, rentree, now)
