@@ -17,7 +17,7 @@ import structlog
 from nats.js import JetStreamContext
 
 import events
-from events.subjects import subject_for
+from events.subjects import NO_SCHOOL, subject_for
 from infra.jetstream import connect, ensure_stream
 from infra.settings import DatabaseSettings, NatsSettings
 
@@ -96,16 +96,27 @@ async def relay_batch(
     pending = []
     for row in rows:
         state: bytes = row["state"]
-        event = events.decode(state)
+        at: int = row["notification_id"]
+        try:
+            event = events.decode(state)
+        except events.EventDecodeError as exc:
+            # Published all the same, so the consumers park it with its reason: a bad row must
+            # not stop every event after it.
+            log.error("undecodable_event", source=source.service, position=at, error=str(exc))
+            subject = f"{nats.subject_root}.{source.service}.{NO_SCHOOL}.Undecodable"
+            msg_id = f"{source.service}-{at}"
+        else:
+            subject = subject_for(source.service, event, nats.subject_root)
+            msg_id = str(event.event_id)
         pending.append(
             await js.publish_async(
-                subject_for(source.service, event, nats.subject_root),
+                subject,
                 state,
                 stream=nats.stream,
                 headers={
-                    "Nats-Msg-Id": str(event.event_id),
+                    "Nats-Msg-Id": msg_id,
                     SOURCE_HEADER: source.service,
-                    POSITION_HEADER: str(row["notification_id"]),
+                    POSITION_HEADER: str(at),
                 },
             )
         )

@@ -206,7 +206,7 @@ class Projector:
                 positions = await self._positions(conn)
                 self.applied += await apply_deliveries(conn, batch, positions)
                 await save_positions(conn, positions)
-        except (asyncpg.PostgresConnectionError, OSError):
+        except (asyncpg.PostgresConnectionError, OSError, GenerationChanged):
             raise
         except Exception:
             log.warning("batch_failed_retrying_one_by_one", size=len(batch))
@@ -219,15 +219,40 @@ class Projector:
                 positions = await self._positions(conn)
                 self.applied += await apply_deliveries(conn, [d], positions)
                 await save_positions(conn, positions)
-        except (asyncpg.PostgresConnectionError, OSError):
+        except (asyncpg.PostgresConnectionError, OSError, GenerationChanged):
             raise
         except Exception as exc:
+            # A poison event is parked with its reason, never retried forever; but first, the
+            # record may hold intact bytes of a message damaged on its way.
+            if d.msg is not None and await self._apply_from_log(conn, d):
+                return
             async with conn.transaction():
-                positions = await positions_for_update(conn)
+                positions = await self._positions(conn)
                 if d.position > positions.get(d.source, d.position):
                     await park(conn, d, f"{type(exc).__name__}: {exc}")
                     positions[d.source] = d.position
                     await save_positions(conn, positions)
+
+    async def _apply_from_log(self, conn: asyncpg.Connection, d: Delivery) -> bool:
+        """True when the log's own bytes for this position applied."""
+        source = SOURCES.get(d.source)
+        if source is None:
+            return False
+        async for chunk in read_log(conn, source, d.position - 1, d.position + 1):
+            if chunk[0].data == d.data:
+                return False
+            try:
+                async with conn.transaction():
+                    positions = await self._positions(conn)
+                    self.applied += await apply_deliveries(conn, chunk, positions)
+                    await save_positions(conn, positions)
+            except (asyncpg.PostgresConnectionError, OSError, GenerationChanged):
+                raise
+            except Exception:
+                return False  # the record itself cannot be applied: park it
+            log.warning("applied_from_log", source=d.source, position=d.position)
+            return True
+        return False
 
     async def catch_up_from_log(self, conn: asyncpg.Connection) -> None:
         """When the bus is quiet but the relay went further than we did, read the rest from
