@@ -12,6 +12,7 @@ import msgspec
 from events.values import parse_school_year
 from infra.auth import SchoolPlace
 from services.reporting.ent_gar import EntDistribution, territory_ent_distribution
+from services.reporting.label_standing import LabelShare, territory_share
 from services.reporting.territory import (
     LEVELS,
     SchoolRow,
@@ -34,6 +35,7 @@ class TerritoryYear(msgspec.Struct):
     ent_connections: int
     gar_accesses: int
     gar_resources_used: int
+    label: LabelShare
 
 
 class TerritoryProfile(msgspec.Struct):
@@ -123,6 +125,7 @@ async def territory_profile(
                 ent_connections=connections,
                 gar_accesses=accesses,
                 gar_resources_used=resources,
+                label=await territory_share(conn, level, code, r, at),
             )
         )
     return TerritoryProfile(

@@ -94,6 +94,12 @@ async def test_territory_readers_read_their_territory_and_what_it_contains(
     assert body["figures"]["answered"] == 1
     assert body["figures"]["index_distribution"]["3"] == 100.0
     assert [s["uai"] for s in body["schools"]] == [A, B]
+    # One point a school year, from the first campaign, with ENT, GAR and label figures.
+    [year] = body["evolution"]
+    assert year["school_year"] == "2024-2025"
+    assert year["label"]["schools"] == 2
+    assert year["ent"]["schools_declared"] == 1
+    assert year["gar_accesses"] == 0
     # Toulouse is outside Montpellier's scope; a circonscription reader cannot read the département.
     outside = await client.get("/api/v1/territories/academie/toulouse/profile", headers=academie)
     narrower = await client.get(
