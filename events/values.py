@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from enum import StrEnum
+from functools import lru_cache
 
 UAI_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
 _UAI_RE = re.compile(r"^[0-9]{7}[A-Z]$")
@@ -33,6 +34,7 @@ def is_valid_uai(value: str) -> bool:
     return bool(_UAI_RE.fullmatch(value)) and uai_check_letter(value[:7]) == value[7]
 
 
+@lru_cache(maxsize=256)
 def parse_school_year(value: str) -> int:
     """The rentrée year of a school year written `2024-2025`; ValueError otherwise."""
     match = _SCHOOL_YEAR_RE.fullmatch(value)

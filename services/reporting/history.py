@@ -10,6 +10,7 @@ import asyncpg
 import msgspec
 
 from infra.errors import FieldError, InvalidInput
+from infra.relay import SOURCES
 
 
 class HistoryEntry(msgspec.Struct):
@@ -47,6 +48,28 @@ def decode_cursor(cursor: str) -> tuple[datetime, str, int]:
         raise InvalidInput([FieldError("cursor", "Curseur de pagination invalide.")]) from None
 
 
+async def log_contents(
+    conn: asyncpg.Connection, places: list[tuple[str, int]]
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """The events at these positions, read from the logs themselves (the record)."""
+    by_source: dict[str, list[int]] = {}
+    for name, position in places:
+        by_source.setdefault(name, []).append(position)
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    for name, positions in by_source.items():
+        log = SOURCES.get(name)
+        if log is None:
+            continue
+        rows = await conn.fetch(
+            f"SELECT notification_id, state FROM {log.qualified_table} "  # noqa: S608
+            "WHERE notification_id = ANY($1::bigint[])",
+            positions,
+        )
+        for r in rows:
+            found[(name, r["notification_id"])] = _content.decode(r["state"])
+    return found
+
+
 async def school_history(
     conn: asyncpg.Connection,
     uai: str,
@@ -57,7 +80,7 @@ async def school_history(
     after = decode_cursor(cursor) if cursor else None
     rows = await conn.fetch(
         """SELECT source, position, event_id, type, school_year, occurred_at, recorded_at,
-                  user_id, role, data
+                  user_id, role
            FROM reporting.school_events
            WHERE uai = $1 AND recorded_at <= $2
              AND ($3::timestamptz IS NULL OR (recorded_at, source, position) > ($3, $4, $5))
@@ -70,6 +93,8 @@ async def school_history(
         after[2] if after else 0,
         limit + 1,
     )
+    page = rows[:limit]
+    contents = await log_contents(conn, [(r["source"], r["position"]) for r in page])
     entries = [
         HistoryEntry(
             source=r["source"],
@@ -81,9 +106,9 @@ async def school_history(
             recorded_at=r["recorded_at"],
             user_id=r["user_id"],
             role=r["role"],
-            content=_content.decode(r["data"]),
+            content=contents.get((r["source"], r["position"]), {}),
         )
-        for r in rows[:limit]
+        for r in page
     ]
     last = entries[-1] if len(rows) > limit else None
     return HistoryPage(

@@ -74,12 +74,12 @@ class PendingWrites:
     def __bool__(self) -> bool:
         return bool(self.history or self.schools or self.declaration_versions or self.usage_changes)
 
-    def record(self, event: Event, source: str, position: int, data: bytes) -> None:
+    def record(self, event: Event, source: str, position: int) -> None:
         """Every event about a school, kept for the auditors."""
         assert event.uai is not None
         self.history.append(
             (event.uai, event.recorded_at, source, position, event.event_id, event.type_name(),
-             event.school_year, event.occurred_at, event.actor.user_id, event.actor.role, data)
+             event.school_year, event.occurred_at, event.actor.user_id, event.actor.role)
         )  # fmt: skip
 
     def school(self, e: SchoolRegistered | SchoolDetailsChanged) -> None:

@@ -60,7 +60,7 @@ class Projection:
                 await self.flush()
                 await handler(self.conn, event)
         if event.uai is not None:
-            self.pending.record(event, source, position, data)
+            self.pending.record(event, source, position)
 
     async def flush(self) -> None:
         if self.pending:

@@ -21,7 +21,7 @@ A, B = "0340001S", "0340002T"
 async def timeline(database: DatabaseSettings) -> AsyncIterator[Timeline]:
     conn = await asyncpg.connect(database.url)
     try:
-        yield await Timeline(conn).start()
+        yield await Timeline(conn).start(database)
     finally:
         await conn.close()
 

@@ -24,7 +24,7 @@ A, B, T = "0340001S", "0340002T", "0310001H"
 @pytest.fixture
 async def client(database: DatabaseSettings, auth: AuthSettings) -> AsyncIterator[Client]:
     conn = await asyncpg.connect(database.url)
-    timeline = await Timeline(conn).start()
+    timeline = await Timeline(conn).start(database)
     await timeline.register(A, "2024-01-10T09:00:00", circonscription="34-C1")
     await timeline.register(B, "2024-01-10T09:00:00", circonscription="34-C2")
     await timeline.register(
@@ -171,7 +171,7 @@ async def test_a_past_moment_is_answered_only_once_the_read_models_hold_all_of_i
     app.close()
     conn = await asyncpg.connect(database.url)
     try:
-        await Timeline(conn).start()
+        await Timeline(conn).start(database)
         assert await projected_through(conn, at("2020-01-01T00:00:00"))
         assert not await projected_through(conn, at("2999-01-01T00:00:00"))
     finally:

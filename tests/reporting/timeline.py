@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -23,6 +24,9 @@ from events.declarations import (
 from events.envelope import Actor, Event
 from events.values import school_year_on
 from infra.event_store import new_event, stream_id
+from infra.integrity import seal
+from infra.settings import DatabaseSettings
+from services.declarations.app import open_application
 from services.reporting.projection import Projection
 from services.reporting.projector import ensure_read_models
 from tests.support import answers
@@ -49,8 +53,10 @@ class Timeline:
         self.conn = conn
         self.position = 0
         self.versions: dict[str, int] = {}
+        self.chains: dict[uuid.UUID, str] = {}
 
-    async def start(self) -> Timeline:
+    async def start(self, database: DatabaseSettings) -> Timeline:
+        open_application(database, pool_size=1).close()  # the log's table, as the service has it
         await ensure_read_models(self.conn)
         await self.conn.execute(
             "INSERT INTO reporting.tracking (source, position) VALUES ('declarations', 0) "
@@ -63,8 +69,18 @@ class Timeline:
         return self.versions[key]
 
     async def record(self, event: Event) -> Event:
-        self.position += 1
-        data = events.encode(event)
+        """Into the declarations log (the record), then through the projection."""
+        data = events.encode(seal([event], lambda stream, version: self.chains[stream])[0])
+        self.position = await self.conn.fetchval(
+            "INSERT INTO declarations.declarations_events "
+            "(originator_id, originator_version, topic, state) VALUES ($1, $2, $3, $4) "
+            "RETURNING notification_id",
+            event.originator_id,
+            event.originator_version,
+            event.type_name(),
+            data,
+        )
+        self.chains[event.originator_id] = events.decode(data).chain or ""
         async with self.conn.transaction():
             projection = Projection(self.conn)
             await projection.apply(event, "declarations", self.position, data)

@@ -138,7 +138,7 @@ CREATE TABLE IF NOT EXISTS reporting.school_events (
     occurred_at timestamptz NOT NULL,
     user_id text NOT NULL,
     role text NOT NULL,
-    data bytea NOT NULL,  -- the event's bytes, as stored in the log (decode with `events/`)
+    -- The content stays in the log (source, position): the record is not copied here.
     PRIMARY KEY (uai, recorded_at, source, position)
 );
 
