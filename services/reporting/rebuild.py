@@ -18,15 +18,14 @@ import asyncpg
 import structlog
 
 import events
+from infra.consumer import Delivery, read_log
 from infra.relay import SOURCES, Source
 from infra.settings import DatabaseSettings
 from services.reporting.projection import Projection
 from services.reporting.projector import (
     PROJECTOR_LOCK,
-    Delivery,
     ensure_read_models,
     park,
-    read_log,
     schema_fingerprint,
     schema_sql,
 )

@@ -101,3 +101,41 @@ async def test_a_rebuild_under_a_running_projector_loses_and_parks_nothing(
     await wait_for(running, "SELECT count(*) FROM reporting.campaign_versions", 2)
     assert await running.fetchval("SELECT count(*) FROM reporting.parked") == 0
     assert await running.fetchval("SELECT count(*) FROM reporting.schools") == 4
+
+
+async def test_parking_a_bad_event_after_a_gap_still_applies_the_gap(
+    database: DatabaseSettings,
+) -> None:
+    from infra.consumer import Delivery
+    from services.reporting.projector import Projector
+
+    app = open_application(database, pool_size=1)
+    app.import_register(parse_register(REGISTER_CSV.encode()), ADMIN)  # positions 1–4
+    app.close()
+    conn = await asyncpg.connect(database.url)
+    try:
+        garbage = b'{"type": "NotAnEvent"}'
+        await conn.execute(
+            "INSERT INTO declarations.declarations_events (originator_id, originator_version, "
+            "topic, state) VALUES ($1, 1, 'Garbage', $2)",
+            uuid.uuid4(),
+            garbage,
+        )  # position 5
+        projector = Projector()
+        await projector.prepare(conn)
+        # 1 and 2 applied; 3 and 4 never came by the bus; the bad event 5 does.
+        await conn.execute(
+            "INSERT INTO reporting.tracking (source, position) VALUES ('declarations', 2) "
+            "ON CONFLICT (source) DO UPDATE SET position = 2"
+        )
+        await projector._apply_batch(conn, [Delivery(None, "declarations", 5, garbage, "")])
+        assert await conn.fetchval("SELECT count(*) FROM reporting.schools") == 2  # 3 and 4
+        assert await conn.fetchval("SELECT position FROM reporting.parked") == 5
+        assert (
+            await conn.fetchval(
+                "SELECT position FROM reporting.tracking WHERE source = 'declarations'"
+            )
+            == 5
+        )
+    finally:
+        await conn.close()
