@@ -21,7 +21,9 @@ async def connect(settings: NatsSettings, name: str) -> Client:
     async def on_error(exc: Exception) -> None:
         log.warning("nats_error", error=repr(exc))
 
-    return await nats.connect(settings.url, name=name, max_reconnect_attempts=-1, error_cb=on_error)
+    return await nats.connect(
+        servers=settings.servers, name=name, max_reconnect_attempts=-1, error_cb=on_error
+    )
 
 
 def stream_config(settings: NatsSettings) -> StreamConfig:
@@ -34,6 +36,7 @@ def stream_config(settings: NatsSettings) -> StreamConfig:
         duplicate_window=DUPLICATE_WINDOW_SECONDS,
         deny_delete=True,
         deny_purge=False,
+        num_replicas=settings.replicas,
     )
 
 

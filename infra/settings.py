@@ -39,9 +39,10 @@ class DatabaseSettings:
 
 @dataclass(frozen=True)
 class NatsSettings:
-    url: str
+    url: str  # one server, or several separated by commas (a cluster)
     subject_root: str = "numecole"
     stream: str = "NUMECOLE"
+    replicas: int = 1  # 3 on a production cluster
 
     @classmethod
     def from_env(cls) -> NatsSettings:
@@ -49,7 +50,16 @@ class NatsSettings:
         if not url:
             raise RuntimeError("NATS_URL is not set (numecole up sets it for its children)")
         root = os.environ.get("NUMECOLE_SUBJECT_ROOT", "numecole")
-        return cls(url=url, subject_root=root, stream=root.upper().replace("-", "_"))
+        return cls(
+            url=url,
+            subject_root=root,
+            stream=root.upper().replace("-", "_"),
+            replicas=int(os.environ.get("NUMECOLE_STREAM_REPLICAS", "1")),
+        )
+
+    @property
+    def servers(self) -> list[str]:
+        return [u.strip() for u in self.url.split(",") if u.strip()]
 
 
 @dataclass(frozen=True)
