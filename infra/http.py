@@ -28,7 +28,8 @@ from infra.event_store import ConcurrentWriteError
 log = structlog.get_logger("http")
 
 MAX_BODY_BYTES = 64 * 1024
-PUBLIC_PATHS = ["/schema", "/health"]
+# Regexes searched anywhere in the path: anchored, or `/usages/health` would skip authentication.
+PUBLIC_PATHS = ["^/schema", "^/health$"]
 
 
 class ErrorBody(msgspec.Struct):

@@ -1106,3 +1106,15 @@ async def test_two_racing_threads_on_the_application_one_wins(
     assert len(lost) == 1, outcomes
     assert isinstance(lost[0], ConcurrentWriteError)
     assert await stored_events(database) == before + 1
+
+
+@pytest.mark.parametrize("code", ["health", "schema", "x-health"])
+async def test_paths_that_contain_a_public_word_still_require_a_token(
+    seeded: Client, auth: AuthSettings, code: str
+) -> None:
+    anonymous = await seeded.put(f"/api/v1/schools/{UAI}/usages/{code}")
+    assert anonymous.status_code == 401
+    r = await seeded.put(f"/api/v1/schools/{UAI}/usages/{code}", headers=director(auth))
+    assert r.status_code == 422, r.text
+    assert (await seeded.get("/health")).status_code == 200
+    assert (await seeded.get("/schema/openapi.json")).status_code == 200
