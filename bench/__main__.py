@@ -32,7 +32,7 @@ from infra.logs import configure_logging
 
 BenchRun = Callable[[Servers, Options, Path], Awaitable[Section]]
 BENCHES = ("declarations", "projector", "pdf")
-OPTIONAL_BENCHES = ("label",)
+OPTIONAL_BENCHES = ("label", "national")
 
 
 def load_bench(name: str) -> BenchRun | None:
