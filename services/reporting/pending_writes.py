@@ -166,7 +166,7 @@ class PendingWrites:
             await conn.execute(
                 """INSERT INTO reporting.school_usages
                    SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
-                   ON CONFLICT DO NOTHING""",
+                   ON CONFLICT (uai, code) DO UPDATE SET added_at = EXCLUDED.added_at""",
                 *columns(added),
             )
         if removed:

@@ -3,7 +3,7 @@ campaign's response rate, equipment indices, classes equipped, usages."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import asyncpg
 import msgspec
@@ -142,6 +142,7 @@ async def territory_figures(
         closes,
     )
     assert row is not None
+    # Usages as the school year ended (or now, for the current one), like a school's evolution.
     usages = await conn.fetch(
         _sql(
             "WITH "
@@ -150,7 +151,7 @@ async def territory_figures(
             latest AS (
                 SELECT DISTINCT ON (u.uai, u.code) u.code, u.added
                 FROM reporting.usage_changes u JOIN members USING (uai)
-                WHERE u.recorded_at <= $2
+                WHERE u.recorded_at <= least($2, $3)
                 ORDER BY u.uai, u.code, u.recorded_at DESC, u.event_id DESC)
             SELECT code, count(*) AS schools FROM latest
             WHERE added GROUP BY code ORDER BY count(*) DESC, code""",
@@ -158,6 +159,7 @@ async def territory_figures(
         ),
         code,
         at,
+        datetime(rentree + 1, 9, 1, tzinfo=UTC),
     )
     declared, classes = row["declared"], row["classes"] or 0
     schools = row["schools"]

@@ -157,3 +157,18 @@ async def test_the_history_pages_through_every_event_with_its_actor(timeline: Ti
     assert {(e.user_id, e.role) for e in seen[1:]} == {(f"dir-{A}", "directeur")}
     early = await school_history(timeline.conn, A, 100, None, at("2024-07-02T23:00:00"))
     assert len(early.entries) == 3
+
+
+async def test_a_territory_counts_the_usages_each_school_year_ended_with(
+    timeline: Timeline,
+) -> None:
+    await timeline.register(A, "2023-01-10T09:00:00")
+    await timeline.catalogue("2023-01-10T09:00:00", "PROGRAMMATION", "FABLAB")
+    await timeline.usage(A, "PROGRAMMATION", "2023-10-01T10:00:00")
+    await timeline.usage(A, "FABLAB", "2023-11-01T10:00:00")
+    await timeline.usage(A, "FABLAB", "2024-10-01T10:00:00", added=False)
+    now = at("2025-06-01T00:00:00")
+    ended = await territory_figures(timeline.conn, "academie", "montpellier", 2023, now)
+    current = await territory_figures(timeline.conn, "academie", "montpellier", 2024, now)
+    assert (ended.usages_declared, current.usages_declared) == (2, 1)
+    assert [u.code for u in current.top_usages] == ["PROGRAMMATION"]

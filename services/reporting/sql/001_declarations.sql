@@ -63,6 +63,9 @@ CREATE TABLE IF NOT EXISTS reporting.usage_changes (
     recorded_at timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS usage_changes_uai ON reporting.usage_changes (uai, recorded_at);
+-- The latest change of each (school, usage) by a moment, read without touching the table.
+CREATE INDEX IF NOT EXISTS usage_changes_latest
+    ON reporting.usage_changes (uai, code, recorded_at DESC, event_id DESC) INCLUDE (added);
 
 CREATE TABLE IF NOT EXISTS reporting.school_usages (
     uai text NOT NULL,
