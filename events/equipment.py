@@ -66,9 +66,15 @@ def _count(answers: Mapping[str, object], code: str) -> int:
 def equipment_of(answers: Mapping[str, object]) -> Equipment:
     # On the projector's hot path: one call an event.
     a1 = _count(answers, "A1")
-    teacher = min(_count(answers, "B1"), _count(answers, "B2") + _count(answers, "B3"), a1)
-    pupil = min(a1, _count(answers, "C3") + 4 * (_count(answers, "C1") + _count(answers, "C2")))
-    return Equipment(classes=a1, teacher=teacher, pupil=pupil)
+    return Equipment(
+        classes=a1,
+        teacher=teacher_classes(
+            a1, _count(answers, "B1"), _count(answers, "B2"), _count(answers, "B3")
+        ),
+        pupil=pupil_classes(
+            a1, _count(answers, "C1"), _count(answers, "C2"), _count(answers, "C3")
+        ),
+    )
 
 
 def half(classes: int) -> int:

@@ -235,6 +235,10 @@ class _EmbeddedServer:
     data_dir: Path
     _port: int | None
 
+    @property
+    def port(self) -> int | None:
+        return self._port
+
     def start(self) -> str:
         raise NotImplementedError
 
@@ -288,10 +292,6 @@ class EmbeddedPostgres(_EmbeddedServer):
         if self._port is None:
             raise RuntimeError(f"embedded PostgreSQL in {self.data_dir} has not been started")
         return f"postgresql://{PG_USER}@{HOST}:{self._port}/{PG_DATABASE}"
-
-    @property
-    def port(self) -> int | None:
-        return self._port
 
     def start(self) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -584,10 +584,6 @@ class EmbeddedNats(_EmbeddedServer):
         if self._port is None:
             raise RuntimeError(f"embedded NATS in {self.data_dir} has not been started")
         return f"nats://{HOST}:{self._port}"
-
-    @property
-    def port(self) -> int | None:
-        return self._port
 
     def start(self) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)

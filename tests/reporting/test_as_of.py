@@ -74,9 +74,6 @@ def msgspec_equal(a: object, b: object, ignore: tuple[str, ...]) -> bool:
     left, right = msgspec.to_builtins(a), msgspec.to_builtins(b)
     for key in ignore:
         left.pop(key), right.pop(key)
-    for key in left:
-        if left[key] != right[key]:
-            print("DIFF", key, left[key], right[key])
     return bool(left == right)
 
 
