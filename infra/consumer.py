@@ -72,7 +72,11 @@ CONNECTION_ERRORS = (asyncpg.PostgresConnectionError, OSError, Reconnect)
 
 
 async def read_log(
-    conn: asyncpg.Connection, source: Source, after: int, before: int | None
+    conn: asyncpg.Connection,
+    source: Source,
+    after: int,
+    before: int | None,
+    chunk: int = LOG_CHUNK,
 ) -> AsyncIterator[list[Delivery]]:
     """Events of a source's log in (after, before), straight from PostgreSQL, a chunk at a time
     (none while the write service has not created its log)."""
@@ -85,7 +89,7 @@ async def read_log(
             "ORDER BY notification_id LIMIT $3",
             after,
             before,
-            LOG_CHUNK,
+            chunk,
         )
         if not rows:
             return

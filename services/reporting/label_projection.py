@@ -7,7 +7,9 @@ version recomputes every school of its kinds; an award is kept with its period o
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, ClassVar
 
 import asyncpg
 import msgspec
@@ -26,6 +28,7 @@ from events.label import (
     global_level,
 )
 from events.values import parse_school_year
+from services.reporting.pending_writes import columns, folds
 from services.reporting.projection import handles
 
 STATE_AFTER: dict[type[Event], str] = {
@@ -38,43 +41,52 @@ STATE_AFTER: dict[type[Event], str] = {
 _domains = msgspec.json.Decoder(list[DomainDefinition])
 
 
-async def refresh_standing(
-    conn: asyncpg.Connection, uai: str, fallback_version: str | None, at: datetime
+async def refresh_standings(
+    conn: asyncpg.Connection, schools: dict[str, tuple[str | None, datetime]]
 ) -> None:
-    """Recompute a school's levels: the latest référentiel for its kind, or (the school not yet
-    projected) the one its last step was taken under."""
-    ref = await conn.fetchrow(
-        """SELECT r.version, r.domains::text AS domains FROM reporting.label_referentiels r
-           JOIN reporting.schools s ON s.kind = ANY(r.kinds)
-           WHERE s.uai = $1 ORDER BY r.seq DESC LIMIT 1""",
-        uai,
-    )
-    if ref is None and fallback_version is not None:
-        ref = await conn.fetchrow(
-            "SELECT version, domains::text AS domains FROM reporting.label_referentiels "
-            "WHERE version = $1",
-            fallback_version,
-        )
-    if ref is None:
+    """Recompute the levels of `schools` (uai -> (fallback référentiel version, moment)): the
+    latest référentiel for the school's kind, or (the school not yet projected) the fallback,
+    the one its last step was taken under."""
+    if not schools:
         return
-    validated = {
-        r["code"]
+    referentiels = [
+        (r["version"], r["kinds"], _domains.decode(r["domains"]))
         for r in await conn.fetch(
-            "SELECT code FROM reporting.label_criteria WHERE uai = $1 AND state = 'validated'",
-            uai,
+            "SELECT version, kinds, domains::text AS domains FROM reporting.label_referentiels "
+            "ORDER BY seq DESC"
         )
-    }
-    levels = domain_levels(_domains.decode(ref["domains"]), validated)
-    await conn.execute(
-        """INSERT INTO reporting.label_standing VALUES ($1, $2, $3::jsonb, $4, $5)
-           ON CONFLICT (uai) DO UPDATE SET referentiel_version = $2, domain_levels = $3::jsonb,
-               global_level = $4, updated_at = $5""",
-        uai,
-        ref["version"],
-        msgspec.json.encode(levels).decode(),
-        global_level(levels),
-        at,
+    ]
+    uais = list(schools)
+    rows = await conn.fetch(
+        """SELECT u.uai, s.kind,
+                  coalesce((SELECT array_agg(c.code) FROM reporting.label_criteria c
+                            WHERE c.uai = u.uai AND c.state = 'validated'), '{}') AS validated
+           FROM unnest($1::text[]) AS u(uai) LEFT JOIN reporting.schools s USING (uai)""",
+        uais,
     )
+    standings: list[tuple[str, str, str, int, datetime]] = []
+    for row in rows:
+        uai, kind = row["uai"], row["kind"]
+        fallback, at = schools[uai]
+        ref = next((r for r in referentiels if kind is not None and kind in r[1]), None)
+        if ref is None:
+            ref = next((r for r in referentiels if r[0] == fallback), None)
+        if ref is None:
+            continue
+        levels = domain_levels(ref[2], set(row["validated"]))
+        levels_json = msgspec.json.encode(levels).decode()
+        standings.append((uai, ref[0], levels_json, global_level(levels), at))
+    if standings:
+        await conn.execute(
+            """INSERT INTO reporting.label_standing
+               SELECT uai, version, levels::jsonb, level, at
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[],
+                   $5::timestamptz[]) AS n(uai, version, levels, level, at)
+               ON CONFLICT (uai) DO UPDATE SET referentiel_version = EXCLUDED.referentiel_version,
+                   domain_levels = EXCLUDED.domain_levels, global_level = EXCLUDED.global_level,
+                   updated_at = EXCLUDED.updated_at""",
+            *columns(standings),
+        )
 
 
 @handles(ReferentielPublished)
@@ -94,61 +106,80 @@ async def _referentiel(conn: asyncpg.Connection, e: ReferentielPublished) -> Non
            JOIN reporting.schools s USING (uai) WHERE s.kind = ANY($1::text[])""",
         e.kinds,
     )
-    for row in schools:
-        await refresh_standing(conn, row["uai"], None, e.recorded_at)
+    await refresh_standings(conn, {row["uai"]: (None, e.recorded_at) for row in schools})
 
 
-@handles(*STATE_AFTER)
-async def _criterion(
-    conn: asyncpg.Connection,
-    e: CriterionProposed
-    | CriterionValidated
-    | CriterionRejected
-    | ProposalWithdrawn
-    | ValidationRevoked,
-) -> None:
-    await conn.execute(
-        """INSERT INTO reporting.label_criteria VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (uai, code) DO UPDATE SET state = $3, referentiel_version = $4,
-               updated_at = $5, updated_by = $6, updated_role = $7""",
-        e.uai,
-        e.code,
-        STATE_AFTER[type(e)],
-        e.referentiel_version,
-        e.occurred_at,
-        e.actor.user_id,
-        e.actor.role,
-    )
-    await conn.execute(
-        """INSERT INTO reporting.label_steps VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (event_id) DO NOTHING""",
-        e.event_id,
-        e.uai,
-        e.originator_version,
-        e.code,
-        STATE_AFTER[type(e)],
-        e.referentiel_version,
-        e.recorded_at,
-    )
-    assert e.uai is not None
-    await refresh_standing(conn, e.uai, e.referentiel_version, e.recorded_at)
+@folds
+@dataclass
+class LabelSteps:
+    """Criterion steps and awards: each criterion's last state, every step, and the levels of
+    each school stepped in the batch, recomputed once at the flush."""
 
+    types: ClassVar[tuple[type[Event], ...]] = (*STATE_AFTER, LabelAwarded)
 
-@handles(LabelAwarded)
-async def _award(conn: asyncpg.Connection, e: LabelAwarded) -> None:
-    await conn.execute(
-        """INSERT INTO reporting.label_awards VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9,
-               $10, $11)
-           ON CONFLICT (uai, school_year) DO NOTHING""",
-        e.uai,
-        e.school_year,
-        parse_school_year(e.school_year),
-        e.valid_until,
-        parse_school_year(e.valid_until),
-        e.level,
-        msgspec.json.encode(e.domain_levels).decode(),
-        e.referentiel_version,
-        e.occurred_at,
-        e.actor.user_id,
-        e.recorded_at,
-    )
+    criteria: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
+    steps: list[tuple[Any, ...]] = field(default_factory=list)
+    stepped: dict[str, tuple[str | None, datetime]] = field(default_factory=dict)
+    awards: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.steps or self.awards)
+
+    def add(self, e: Any) -> None:
+        assert e.uai is not None
+        if isinstance(e, LabelAwarded):
+            self.awards.append(
+                (e.uai, e.school_year, parse_school_year(e.school_year), e.valid_until,
+                 parse_school_year(e.valid_until), e.level,
+                 msgspec.json.encode(e.domain_levels).decode(), e.referentiel_version,
+                 e.occurred_at, e.actor.user_id, e.recorded_at)
+            )  # fmt: skip
+            return
+        state = STATE_AFTER[type(e)]
+        self.criteria[(e.uai, e.code)] = (
+            e.uai, e.code, state, e.referentiel_version, e.occurred_at, e.actor.user_id,
+            e.actor.role,
+        )  # fmt: skip
+        self.steps.append(
+            (e.event_id, e.uai, e.originator_version, e.code, state, e.referentiel_version,
+             e.recorded_at)
+        )  # fmt: skip
+        self.stepped[e.uai] = (e.referentiel_version, e.recorded_at)
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        if self.criteria:
+            await conn.execute(
+                """INSERT INTO reporting.label_criteria
+                   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                       $5::timestamptz[], $6::text[], $7::text[])
+                   ON CONFLICT (uai, code) DO UPDATE SET state = EXCLUDED.state,
+                       referentiel_version = EXCLUDED.referentiel_version,
+                       updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by,
+                       updated_role = EXCLUDED.updated_role""",
+                *columns(list(self.criteria.values())),
+            )
+            await conn.execute(
+                """INSERT INTO reporting.label_steps
+                   SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[],
+                       $5::text[], $6::text[], $7::timestamptz[])
+                   ON CONFLICT (event_id) DO NOTHING""",
+                *columns(self.steps),
+            )
+            await refresh_standings(conn, self.stepped)
+        if self.awards:
+            await conn.execute(
+                """INSERT INTO reporting.label_awards
+                   SELECT uai, school_year, rentree, valid_until, valid_until_rentree, level,
+                          levels::jsonb, version, awarded_at, awarded_by, recorded_at
+                   FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[],
+                       $6::smallint[], $7::text[], $8::text[], $9::timestamptz[], $10::text[],
+                       $11::timestamptz[]) AS n(uai, school_year, rentree, valid_until,
+                       valid_until_rentree, level, levels, version, awarded_at, awarded_by,
+                       recorded_at)
+                   ON CONFLICT (uai, school_year) DO NOTHING""",
+                *columns(self.awards),
+            )
+        self.criteria.clear()
+        self.steps.clear()
+        self.stepped.clear()
+        self.awards.clear()

@@ -1,7 +1,8 @@
 """How each event changes the read models, on an open transaction.
 
-Frequent events are folded and written a batch at a time (`PendingWrites`); the others have a
-handler each, registered with `@handles` (other services' events register theirs on import)."""
+Frequent events are folded and written a batch at a time (`PendingWrites`); the rare others
+have a handler each, registered with `@handles` (other services' events register their folds and
+handlers on import)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from events.declarations import (
-    CampaignOpened,
-    DeclarationConfirmed,
-    DeclarationSubmitted,
-    SchoolClosed,
-    SchoolDetailsChanged,
-    SchoolRegistered,
-    UsageAdded,
-    UsageCatalogueRevised,
-    UsageRemoved,
-)
+from events.declarations import CampaignOpened, SchoolClosed, UsageCatalogueRevised
 from events.envelope import Event
 from events.values import parse_school_year
 from services.reporting.pending_writes import PendingWrites
@@ -47,13 +38,7 @@ class Projection:
 
     async def apply(self, event: Event, source: str, position: int, data: bytes) -> None:
         """Apply `event`, found at `position` of `source`'s log as the bytes `data`."""
-        if isinstance(event, SchoolRegistered | SchoolDetailsChanged):
-            self.pending.school(event)
-        elif isinstance(event, DeclarationSubmitted | DeclarationConfirmed):
-            self.pending.declaration(event)
-        elif isinstance(event, UsageAdded | UsageRemoved):
-            self.pending.usage(event)
-        else:
+        if not self.pending.add(event):
             handler = HANDLERS.get(type(event))
             if handler is not None:
                 # Keep the order of writes: what is folded so far goes first.

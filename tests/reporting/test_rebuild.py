@@ -3,6 +3,7 @@ over while the service keeps answering."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import asyncpg
@@ -13,6 +14,7 @@ from infra.relay import SOURCES
 from infra.settings import AuthSettings, DatabaseSettings, NatsSettings
 from services.declarations.app import open_application
 from services.declarations.demo import load_demo
+from services.label.demo import load_demo as load_label_demo
 from services.reporting.app import create_app
 from services.reporting.projector import Projector, ensure_read_models, read_log
 from services.reporting.rebuild import ProgressBar, log_size, rebuild
@@ -61,12 +63,19 @@ async def test_a_rebuild_gives_identical_models_and_switches_over_while_serving(
     app = open_application(database, pool_size=2)
     load_demo(app)
     app.close()
+    # The label log too: criterion steps and awards, folded in batches of another size.
+    assert await asyncio.to_thread(load_label_demo, database) > 50
     conn = await asyncpg.connect(database.url)
     try:
         await ensure_read_models(conn)
         await project_live(database, conn)
         live = await checksums(conn)
         assert int(live["declaration_versions:rows"]) > 300
+        assert int(live["label_steps:rows"]) > 200
+        assert int(live["label_standing:rows"]) > 50
+        assert int(live["label_awards:rows"]) > 10
+        assert int(live["ent_connections:rows"]) > 100
+        assert int(live["gar_accesses:rows"]) > 100
         async with AsyncTestClient(create_app(database, auth)) as client:
             auditor = bearer(auth, Role.AUDITEUR, "*")
             before = await client.get(f"/api/v1/schools/{UAI}/profile", headers=auditor)
