@@ -260,25 +260,23 @@ async def school_gar_years(
 
 # $1 the territory's code, $2 the rentrée, $3 the moment: its open schools then, the declaration
 # in force for each (that year's, or the latest earlier one), and the connections of the year of
-# those using the ENT.
+# those using the ENT, each looked up on its keys (LATERAL), not joined with the national tables.
 _DISTRIBUTION = """
     WITH members AS (
         SELECT uai FROM reporting.school_versions
         WHERE {level} = $1 AND valid_from <= $3 AND (valid_to IS NULL OR valid_to > $3)
           AND closed_on IS NULL),
     effective AS (
-        SELECT DISTINCT ON (d.uai) d.uai, d.ent FROM reporting.declaration_versions d
-        JOIN members USING (uai)
-        WHERE d.rentree <= $2 AND d.valid_from <= $3
-        ORDER BY d.uai, d.rentree DESC, d.valid_from DESC),
-    connections AS (
-        SELECT DISTINCT ON (c.uai, c.period) c.* FROM reporting.ent_connections c
-        JOIN effective e USING (uai)
-        WHERE e.ent AND c.rentree = $2 AND c.recorded_at <= $3
-        ORDER BY c.uai, c.period, c.recorded_at DESC)
+        SELECT m.uai, d.ent FROM members m CROSS JOIN LATERAL (
+            SELECT d.ent FROM reporting.declaration_versions d
+            WHERE d.uai = m.uai AND d.rentree <= $2 AND d.valid_from <= $3
+            ORDER BY d.rentree DESC, d.valid_from DESC LIMIT 1) d)
     SELECT e.uai, e.ent, c.period, c.pupil_connections, c.parent_connections,
            c.teacher_connections, c.enrolled_pupils
-    FROM effective e LEFT JOIN connections c USING (uai)"""
+    FROM effective e LEFT JOIN LATERAL (
+        SELECT DISTINCT ON (c.period) c.* FROM reporting.ent_connections c
+        WHERE e.ent AND c.uai = e.uai AND c.rentree = $2 AND c.recorded_at <= $3
+        ORDER BY c.period, c.recorded_at DESC) c ON true"""
 
 
 async def territory_ent_distribution(

@@ -71,10 +71,11 @@ async def territory_share(
     row = await conn.fetchrow(
         f"""WITH {_members(level, "$3")},
             awards AS (
-                SELECT DISTINCT ON (a.uai) a.uai, a.level FROM reporting.label_awards a
-                JOIN members USING (uai)
-                WHERE a.rentree <= $2 AND a.valid_until_rentree >= $2 AND coalesce(a.recorded_at, a.awarded_at) <= $3
-                ORDER BY a.uai, a.rentree DESC)
+                SELECT a.level FROM members m CROSS JOIN LATERAL (
+                    SELECT a.level FROM reporting.label_awards a
+                    WHERE a.uai = m.uai AND a.rentree <= $2 AND a.valid_until_rentree >= $2
+                      AND coalesce(a.recorded_at, a.awarded_at) <= $3
+                    ORDER BY a.rentree DESC LIMIT 1) a)
             SELECT (SELECT count(*) FROM members) AS schools, count(*) AS labelled,
                    count(*) FILTER (WHERE level = 1) AS l1,
                    count(*) FILTER (WHERE level = 2) AS l2,

@@ -11,7 +11,9 @@ import msgspec
 LEVELS = ("circonscription", "bassin", "departement", "academie", "region")
 
 # Schools of a territory as the register stood at $3 ($1: the territory's code), and the version
-# of each school's declaration in force then for the latest school year up to $2.
+# of each school's declaration in force then for the latest school year up to $2. Each member's
+# rows are looked up on their keys (LATERAL): joining the whole national tables would make a
+# territory's figures as slow as the country is large.
 _MEMBERS_ONLY = """
     members AS (
         SELECT uai, name, kind, commune, academie FROM reporting.school_versions
@@ -21,10 +23,10 @@ _MEMBERS = (
     _MEMBERS_ONLY.replace("{at}", "$3")
     + """,
     effective AS (
-        SELECT DISTINCT ON (d.uai) d.* FROM reporting.declaration_versions d
-        JOIN members USING (uai)
-        WHERE d.rentree <= $2 AND d.valid_from <= $3
-        ORDER BY d.uai, d.rentree DESC, d.valid_from DESC)"""
+        SELECT d.* FROM members m CROSS JOIN LATERAL (
+            SELECT * FROM reporting.declaration_versions d
+            WHERE d.uai = m.uai AND d.rentree <= $2 AND d.valid_from <= $3
+            ORDER BY d.rentree DESC, d.valid_from DESC LIMIT 1) d)"""
 )
 
 
@@ -117,10 +119,10 @@ async def territory_figures(
             + _MEMBERS
             + """,
             answered AS (
-                SELECT DISTINCT ON (d.uai) d.uai, d.valid_from FROM reporting.declaration_versions d
-                JOIN members USING (uai)
-                WHERE d.rentree = $2 AND d.valid_from <= $3
-                ORDER BY d.uai, d.valid_from)
+                SELECT a.valid_from FROM members m CROSS JOIN LATERAL (
+                    SELECT d.valid_from FROM reporting.declaration_versions d
+                    WHERE d.uai = m.uai AND d.rentree = $2 AND d.valid_from <= $3
+                    ORDER BY d.valid_from LIMIT 1) a)
             SELECT (SELECT count(*) FROM members) AS schools,
                    (SELECT count(*) FROM answered) AS answered,
                    (SELECT count(*) FROM answered
@@ -149,10 +151,10 @@ async def territory_figures(
             + _MEMBERS_ONLY.replace("{at}", "$2")
             + """,
             latest AS (
-                SELECT DISTINCT ON (u.uai, u.code) u.code, u.added
-                FROM reporting.usage_changes u JOIN members USING (uai)
-                WHERE u.recorded_at <= least($2, $3)
-                ORDER BY u.uai, u.code, u.recorded_at DESC, u.event_id DESC)
+                SELECT u.code, u.added FROM members m CROSS JOIN LATERAL (
+                    SELECT DISTINCT ON (c.code) c.code, c.added FROM reporting.usage_changes c
+                    WHERE c.uai = m.uai AND c.recorded_at <= least($2, $3)
+                    ORDER BY c.code, c.recorded_at DESC, c.event_id DESC) u)
             SELECT code, count(*) AS schools FROM latest
             WHERE added GROUP BY code ORDER BY count(*) DESC, code""",
             level,
@@ -191,12 +193,12 @@ async def territory_schools(
             + _MEMBERS
             + """,
             usages AS (
-                SELECT uai, count(*) FILTER (WHERE added) AS n FROM (
-                    SELECT DISTINCT ON (u.uai, u.code) u.uai, u.added
-                    FROM reporting.usage_changes u JOIN members USING (uai)
-                    WHERE u.recorded_at <= $3
-                    ORDER BY u.uai, u.code, u.recorded_at DESC, u.event_id DESC) x
-                GROUP BY uai)
+                SELECT m.uai, count(*) FILTER (WHERE u.added) AS n
+                FROM members m CROSS JOIN LATERAL (
+                    SELECT DISTINCT ON (c.code) c.added FROM reporting.usage_changes c
+                    WHERE c.uai = m.uai AND c.recorded_at <= $3
+                    ORDER BY c.code, c.recorded_at DESC, c.event_id DESC) u
+                GROUP BY m.uai)
             SELECT m.uai, m.name, m.kind, m.commune, e.rentree = $2 AS answered,
                    e.equipment_index, e.classes, e.teacher_classes, e.pupil_classes,
                    coalesce(u.n, 0) AS usages

@@ -73,18 +73,18 @@ async def ent_gar_totals(
                 SELECT uai FROM reporting.school_versions
                 WHERE {level} = $1 AND valid_from <= $3 AND (valid_to IS NULL OR valid_to > $3)),
             ent AS (
-                SELECT DISTINCT ON (e.uai, e.period)
-                       e.pupil_connections + e.parent_connections + e.teacher_connections AS n
-                FROM reporting.ent_connections e JOIN members USING (uai)
-                WHERE e.rentree = $2 AND e.recorded_at <= $3
-                ORDER BY e.uai, e.period, e.recorded_at DESC),
-            gar_last AS (
-                SELECT g.uai, max(g.recorded_at) AS at FROM reporting.gar_accesses g
-                JOIN members USING (uai) WHERE g.rentree = $2 AND g.recorded_at <= $3
-                GROUP BY g.uai),
+                SELECT c.n FROM members m CROSS JOIN LATERAL (
+                    SELECT DISTINCT ON (e.period)
+                           e.pupil_connections + e.parent_connections + e.teacher_connections AS n
+                    FROM reporting.ent_connections e
+                    WHERE e.uai = m.uai AND e.rentree = $2 AND e.recorded_at <= $3
+                    ORDER BY e.period, e.recorded_at DESC) c),
             gar AS (
-                SELECT g.resource, g.accesses FROM reporting.gar_accesses g
-                JOIN gar_last l ON g.uai = l.uai AND g.recorded_at = l.at WHERE g.rentree = $2)
+                SELECT g.resource, g.accesses FROM members m CROSS JOIN LATERAL (
+                    SELECT max(l.recorded_at) AS at FROM reporting.gar_accesses l
+                    WHERE l.uai = m.uai AND l.rentree = $2 AND l.recorded_at <= $3) l
+                JOIN reporting.gar_accesses g
+                  ON g.uai = m.uai AND g.rentree = $2 AND g.recorded_at = l.at)
             SELECT (SELECT coalesce(sum(n), 0) FROM ent) AS connections,
                    (SELECT coalesce(sum(accesses), 0) FROM gar) AS accesses,
                    (SELECT count(DISTINCT resource) FROM gar WHERE accesses > 0) AS resources""",  # noqa: S608
