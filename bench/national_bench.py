@@ -82,6 +82,7 @@ from bench.national_data import (
 from bench.pdf_bench import one_line_pdf
 from events.values import school_year_on
 from infra.relay import SOURCES
+from services.reporting.app import READ_SETTINGS
 from services.reporting.pdf import render_profile_pdf
 from services.reporting.school_profile import SchoolProfile, school_profile
 from services.reporting.territory_profile import territory_profile
@@ -391,9 +392,9 @@ async def measure(srv: Servers, schools: int, workdir: Path) -> Section:
     best_read = max(reads, key=lambda r: r.per_second)
     positions, parked, projected, models = await after_rebuild(url)
 
-    # 2–4. Reads on one connection.
+    # 2–4. Reads on one connection, set up as the reporting service sets up its pool.
     rng = random.Random(SEED)
-    conn: asyncpg.Connection = await asyncpg.connect(url)
+    conn: asyncpg.Connection = await asyncpg.connect(url, server_settings=READ_SETTINGS)
     try:
         uais = [r["uai"] for r in await conn.fetch("SELECT uai FROM reporting.schools ORDER BY 1")]
         academies = [

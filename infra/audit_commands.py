@@ -49,6 +49,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 async def _replay(args: argparse.Namespace) -> bytes:
     from events.values import school_year_on
     from infra.errors import InvalidInput
+    from services.reporting.app import READ_SETTINGS
     from services.reporting.freshness import wait_projected_through
     from services.reporting.moments import moment_of
     from services.reporting.school_profile import school_profile
@@ -59,7 +60,9 @@ async def _replay(args: argparse.Namespace) -> bytes:
         at = moment_of(args.as_of, args.school_year)
     except InvalidInput as exc:
         raise SystemExit("; ".join(e.message for e in exc.errors)) from None
-    pool = await asyncpg.create_pool(DatabaseSettings.from_env().url, min_size=1, max_size=2)
+    pool = await asyncpg.create_pool(
+        DatabaseSettings.from_env().url, min_size=1, max_size=2, server_settings=READ_SETTINGS
+    )
     try:
         await wait_projected_through(pool, at, within=30)
         async with pool.acquire() as conn:

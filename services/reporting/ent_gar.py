@@ -258,25 +258,89 @@ async def school_gar_years(
     }
 
 
-# $1 the territory's code, $2 the rentrée, $3 the moment: its open schools then, the declaration
-# in force for each (that year's, or the latest earlier one), and the connections of the year of
-# those using the ENT, each looked up on its keys (LATERAL), not joined with the national tables.
+# $1 the territory's code, $3 the moment, every school year from $2 to $4 in one pass: the open
+# schools then, the declaration in force for each year (that year's, or the latest earlier one),
+# and for those using the ENT how many periods of the year reached the year's ratio ($5 rentrées,
+# $6/$7 the ratios as fractions), each member's rows looked up on their keys (LATERAL).
 _DISTRIBUTION = """
     WITH members AS (
         SELECT uai FROM reporting.school_versions
         WHERE {level} = $1 AND valid_from <= $3 AND (valid_to IS NULL OR valid_to > $3)
           AND closed_on IS NULL),
+    versions AS (
+        SELECT m.uai, v.rentree, v.ent FROM members m CROSS JOIN LATERAL (
+            SELECT DISTINCT ON (d.rentree) d.rentree, d.ent FROM reporting.declaration_versions d
+            WHERE d.uai = m.uai AND d.rentree <= $4 AND d.valid_from <= $3
+            ORDER BY d.rentree, d.valid_from DESC) v),
     effective AS (
-        SELECT m.uai, d.ent FROM members m CROSS JOIN LATERAL (
-            SELECT d.ent FROM reporting.declaration_versions d
-            WHERE d.uai = m.uai AND d.rentree <= $2 AND d.valid_from <= $3
-            ORDER BY d.rentree DESC, d.valid_from DESC LIMIT 1) d)
-    SELECT e.uai, e.ent, c.period, c.pupil_connections, c.parent_connections,
-           c.teacher_connections, c.enrolled_pupils
-    FROM effective e LEFT JOIN LATERAL (
-        SELECT DISTINCT ON (c.period) c.* FROM reporting.ent_connections c
-        WHERE e.ent AND c.uai = e.uai AND c.rentree = $2 AND c.recorded_at <= $3
-        ORDER BY c.period, c.recorded_at DESC) c ON true"""
+        SELECT DISTINCT ON (v.uai, y.r) y.r AS year, v.uai, v.ent
+        FROM versions v JOIN generate_series($2::int, $4::int) AS y(r) ON v.rentree <= y.r
+        ORDER BY v.uai, y.r, v.rentree DESC),
+    rules AS (SELECT * FROM unnest($5::int[], $6::bigint[], $7::bigint[]) AS u(r, num, den)),
+    schools AS (
+        SELECT e.year, e.ent, p.reached
+        FROM effective e JOIN rules u ON u.r = e.year LEFT JOIN LATERAL (
+            SELECT count(*) FILTER (
+                       WHERE c.enrolled_pupils > 0 AND c.n * u.den >= u.num * c.enrolled_pupils
+                   ) AS reached
+            FROM (SELECT DISTINCT ON (c.period) c.enrolled_pupils,
+                         c.pupil_connections + c.parent_connections + c.teacher_connections AS n
+                  FROM reporting.ent_connections c
+                  WHERE e.ent AND c.uai = e.uai AND c.rentree = e.year AND c.recorded_at <= $3
+                  ORDER BY c.period, c.recorded_at DESC) c
+            HAVING count(*) > 0) p ON true)
+    SELECT year, ent, reached, count(*) AS schools FROM schools GROUP BY 1, 2, 3"""
+
+
+async def territory_ent_by_year(
+    conn: asyncpg.Connection,
+    level: str,
+    code: str,
+    first: int,
+    last: int,
+    as_of: datetime | None = None,
+) -> dict[int, EntDistribution]:
+    """The ENT use and indices of a territory's schools (`level` one of TERRITORY_LEVELS), for
+    every school year from the rentrée `first` to `last`."""
+    if level not in TERRITORY_LEVELS:
+        raise ValueError(f"unknown territory level {level!r}")
+    rentrees = list(range(first, last + 1))
+    rules = {r: rule_for(r) for r in rentrees}
+    rows = await conn.fetch(
+        _DISTRIBUTION.replace("{level}", level),
+        code,
+        first,
+        _moment(as_of),
+        last,
+        rentrees,
+        [rules[r].min_ratio.numerator for r in rentrees],
+        [rules[r].min_ratio.denominator for r in rentrees],
+    )
+    declared = dict.fromkeys(rentrees, 0)
+    using = dict.fromkeys(rentrees, 0)
+    with_figures = dict.fromkeys(rentrees, 0)
+    counts = {r: dict.fromkeys(INDICES, 0) for r in rentrees}
+    for row in rows:
+        year, n = row["year"], row["schools"]
+        declared[year] += n
+        if not row["ent"]:
+            continue
+        using[year] += n
+        if row["reached"] is not None:
+            with_figures[year] += n
+            counts[year][index_for(row["reached"], rules[year])] += n
+    return {
+        r: EntDistribution(
+            territory=f"{level}:{code}",
+            school_year=school_year_of_rentree(r),
+            schools_declared=declared[r],
+            schools_using_ent=using[r],
+            using_ent_share=_share(using[r], declared[r]),
+            schools_without_figures=using[r] - with_figures[r],
+            index_distribution={str(i): _share(n, using[r]) for i, n in counts[r].items()},
+        )
+        for r in rentrees
+    }
 
 
 async def territory_ent_distribution(
@@ -286,34 +350,9 @@ async def territory_ent_distribution(
     school_year: str,
     as_of: datetime | None = None,
 ) -> EntDistribution:
-    """The ENT use and indices of a territory's schools (`level` one of TERRITORY_LEVELS)."""
-    if level not in TERRITORY_LEVELS:
-        raise ValueError(f"unknown territory level {level!r}")
+    """The ENT use and indices of a territory's schools for one school year."""
     rentree = parse_school_year(school_year)
-    rows = await conn.fetch(_DISTRIBUTION.replace("{level}", level), code, rentree, _moment(as_of))
-    rule = rule_for(rentree)
-    declared: set[str] = set()
-    using: set[str] = set()
-    figures: dict[str, list[PeriodFigures]] = defaultdict(list)
-    for r in rows:
-        declared.add(r["uai"])
-        if not r["ent"]:
-            continue
-        using.add(r["uai"])
-        if r["period"] is not None:
-            figures[r["uai"]].append(PeriodFigures(r["period"], _total(r), r["enrolled_pupils"]))
-    counts = dict.fromkeys(INDICES, 0)
-    for periods in figures.values():
-        counts[index_for(periods_reached(periods, rule), rule)] += 1
-    return EntDistribution(
-        territory=f"{level}:{code}",
-        school_year=school_year_of_rentree(rentree),
-        schools_declared=len(declared),
-        schools_using_ent=len(using),
-        using_ent_share=_share(len(using), len(declared)),
-        schools_without_figures=len(using) - len(figures),
-        index_distribution={str(i): _share(n, len(using)) for i, n in counts.items()},
-    )
+    return (await territory_ent_by_year(conn, level, code, rentree, rentree, as_of))[rentree]
 
 
 async def academie_ent_distribution(

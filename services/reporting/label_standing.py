@@ -65,35 +65,48 @@ def _members(level: str, at: str) -> str:
     )
 
 
+async def territory_shares_by_year(
+    conn: asyncpg.Connection, level: str, code: str, first: int, last: int, at: datetime
+) -> dict[int, LabelShare]:
+    """The share of labelled schools for every school year from `first` to `last`: each
+    member's awards recorded by `at` read once, each year taking the latest valid during it."""
+    rows = await conn.fetch(
+        f"""WITH {_members(level, "$3")},
+            years AS (SELECT r FROM generate_series($2::int, $4::int) AS r),
+            awarded AS (
+                SELECT m.uai, a.rentree, a.valid_until_rentree, a.level
+                FROM members m JOIN reporting.label_awards a ON a.uai = m.uai
+                WHERE a.rentree <= $4 AND coalesce(a.recorded_at, a.awarded_at) <= $3),
+            held AS (
+                SELECT DISTINCT ON (a.uai, y.r) y.r, a.level FROM awarded a JOIN years y
+                  ON a.rentree <= y.r AND a.valid_until_rentree >= y.r
+                ORDER BY a.uai, y.r, a.rentree DESC)
+            SELECT y.r, (SELECT count(*) FROM members) AS schools, count(h.r) AS labelled,
+                   count(*) FILTER (WHERE h.level = 1) AS l1,
+                   count(*) FILTER (WHERE h.level = 2) AS l2,
+                   count(*) FILTER (WHERE h.level = 3) AS l3
+            FROM years y LEFT JOIN held h USING (r) GROUP BY y.r""",  # noqa: S608
+        code,
+        first,
+        at,
+        last,
+    )
+    return {
+        row["r"]: LabelShare(
+            territory=f"{level}:{code}",
+            schools=row["schools"],
+            labelled=row["labelled"],
+            labelled_share=_share(row["labelled"], row["schools"]),
+            level_distribution={str(n): _share(row[f"l{n}"], row["labelled"]) for n in (1, 2, 3)},
+        )
+        for row in rows
+    }
+
+
 async def territory_share(
     conn: asyncpg.Connection, level: str, code: str, rentree: int, at: datetime
 ) -> LabelShare:
-    row = await conn.fetchrow(
-        f"""WITH {_members(level, "$3")},
-            awards AS (
-                SELECT a.level FROM members m CROSS JOIN LATERAL (
-                    SELECT a.level FROM reporting.label_awards a
-                    WHERE a.uai = m.uai AND a.rentree <= $2 AND a.valid_until_rentree >= $2
-                      AND coalesce(a.recorded_at, a.awarded_at) <= $3
-                    ORDER BY a.rentree DESC LIMIT 1) a)
-            SELECT (SELECT count(*) FROM members) AS schools, count(*) AS labelled,
-                   count(*) FILTER (WHERE level = 1) AS l1,
-                   count(*) FILTER (WHERE level = 2) AS l2,
-                   count(*) FILTER (WHERE level = 3) AS l3
-            FROM awards""",  # noqa: S608
-        code,
-        rentree,
-        at,
-    )
-    assert row is not None
-    schools, labelled = row["schools"], row["labelled"]
-    return LabelShare(
-        territory=f"{level}:{code}",
-        schools=schools,
-        labelled=labelled,
-        labelled_share=_share(labelled, schools),
-        level_distribution={str(n): _share(row[f"l{n}"], labelled) for n in (1, 2, 3)},
-    )
+    return (await territory_shares_by_year(conn, level, code, rentree, rentree, at))[rentree]
 
 
 async def territory_label(

@@ -89,30 +89,137 @@ async def territory_exists(conn: asyncpg.Connection, level: str, code: str, at: 
     return found is not None
 
 
-async def campaign_close(
-    conn: asyncpg.Connection, level: str, code: str, rentree: int, at: datetime
-) -> date | None:
-    """When the campaign of that year closed, in the territory's académie (the latest close of
+async def campaign_closes(
+    conn: asyncpg.Connection, level: str, code: str, first: int, last: int, at: datetime
+) -> dict[int, date]:
+    """When the campaign of each year closed, in the territory's académie (the latest close of
     its académies for a région)."""
-    closes: date | None = await conn.fetchval(
+    rows = await conn.fetch(
         _sql(
-            """SELECT max(c.closes_on) FROM reporting.campaign_versions c
-               WHERE c.rentree = $2 AND c.recorded_at <= $3 AND c.academie IN (
+            """SELECT c.rentree, max(c.closes_on) AS closes FROM reporting.campaign_versions c
+               WHERE c.rentree BETWEEN $2 AND $3 AND c.recorded_at <= $4 AND c.academie IN (
                    SELECT DISTINCT academie FROM reporting.school_versions
-                   WHERE {level} = $1 AND valid_from <= $3)""",
+                   WHERE {level} = $1 AND valid_from <= $4)
+               GROUP BY c.rentree""",
             level,
         ),
         code,
-        rentree,
+        first,
+        last,
         at,
     )
-    return closes
+    return {r["rentree"]: r["closes"] for r in rows}
+
+
+# Every school year from $2 to $4 in one pass: each member's declarations are read once (the
+# latest version of each rentrée recorded by $3, and when it first answered), and each year takes
+# the latest rentrée up to it; $5/$6 the campaigns' closing dates by rentrée.
+_FIGURES = (
+    _MEMBERS_ONLY.replace("{at}", "$3")
+    + """,
+    versions AS (
+        SELECT m.uai, v.* FROM members m CROSS JOIN LATERAL (
+            SELECT DISTINCT ON (d.rentree) d.rentree, d.classes, d.teacher_classes,
+                   d.pupil_classes, d.robots, d.ent, d.equipment_index,
+                   min(d.valid_from) OVER (PARTITION BY d.rentree) AS first_at
+            FROM reporting.declaration_versions d
+            WHERE d.uai = m.uai AND d.rentree <= $4 AND d.valid_from <= $3
+            ORDER BY d.rentree, d.valid_from DESC) v),
+    years AS (SELECT r FROM generate_series($2::int, $4::int) AS r),
+    effective AS (
+        SELECT DISTINCT ON (v.uai, y.r) y.r AS year, v.* FROM versions v JOIN years y
+          ON v.rentree <= y.r
+        ORDER BY v.uai, y.r, v.rentree DESC),
+    closes AS (SELECT * FROM unnest($5::int[], $6::date[]) AS c(r, closes_on))
+    SELECT y.r, (SELECT count(*) FROM members) AS schools,
+           count(e.uai) FILTER (WHERE e.rentree = y.r) AS answered,
+           count(e.uai) FILTER (WHERE e.rentree = y.r
+               AND (c.closes_on IS NULL OR e.first_at::date <= c.closes_on)) AS on_time,
+           count(e.uai) AS declared, sum(e.classes) AS classes,
+           sum(e.teacher_classes) AS teacher, sum(e.pupil_classes) AS pupil,
+           count(*) FILTER (WHERE e.robots > 0) AS with_robots,
+           count(*) FILTER (WHERE e.ent) AS with_ent,
+           count(*) FILTER (WHERE e.equipment_index = 0) AS i0,
+           count(*) FILTER (WHERE e.equipment_index = 1) AS i1,
+           count(*) FILTER (WHERE e.equipment_index = 2) AS i2,
+           count(*) FILTER (WHERE e.equipment_index = 3) AS i3
+    FROM years y LEFT JOIN effective e ON e.year = y.r LEFT JOIN closes c ON c.r = y.r
+    GROUP BY y.r"""
+)
+
+# Usages of the members as each school year from $3 to $4 ended (or at $2, for the current
+# one): each change of a member's usage holds from its recording until the next change of it.
+_USAGES = (
+    _MEMBERS_ONLY.replace("{at}", "$2")
+    + """,
+    years AS (
+        SELECT r, least($2, make_timestamptz(r + 1, 9, 1, 0, 0, 0, 'UTC')) AS until
+        FROM generate_series($3::int, $4::int) AS r),
+    spans AS (
+        SELECT s.code, s.since, s.till FROM members m CROSS JOIN LATERAL (
+            SELECT c.code, c.added, c.recorded_at AS since,
+                   lead(c.recorded_at) OVER (
+                       PARTITION BY c.code ORDER BY c.recorded_at, c.event_id) AS till
+            FROM reporting.usage_changes c
+            WHERE c.uai = m.uai AND c.recorded_at <= $2) s
+        WHERE s.added)
+    SELECT y.r, s.code, count(*) AS schools
+    FROM years y JOIN spans s ON s.since <= y.until AND (s.till IS NULL OR s.till > y.until)
+    GROUP BY y.r, s.code ORDER BY y.r, count(*) DESC, s.code"""
+)
+
+
+async def territory_figures_by_year(
+    conn: asyncpg.Connection, level: str, code: str, first: int, last: int, at: datetime
+) -> dict[int, TerritoryFigures]:
+    """The territory's figures of every school year from `first` to `last`, as at `at`."""
+    closes = await campaign_closes(conn, level, code, first, last, at)
+    rows = await conn.fetch(
+        _sql("WITH " + _FIGURES, level),
+        code,
+        first,
+        at,
+        last,
+        list(closes),
+        list(closes.values()),
+    )
+    usages: dict[int, list[UsageCount]] = {r: [] for r in range(first, last + 1)}
+    for u in await conn.fetch(_sql("WITH " + _USAGES, level), code, at, first, last):
+        usages[u["r"]].append(UsageCount(u["code"], u["schools"]))
+    return {row["r"]: _figures(level, code, at, row, usages[row["r"]]) for row in rows}
+
+
+def _figures(
+    level: str, code: str, at: datetime, row: asyncpg.Record, usages: list[UsageCount]
+) -> TerritoryFigures:
+    declared, classes = row["declared"], row["classes"] or 0
+    schools = row["schools"]
+    rentree = row["r"]
+    return TerritoryFigures(
+        territory=f"{level}:{code}",
+        school_year=f"{rentree}-{rentree + 1}",
+        as_of=at,
+        schools=schools,
+        answered=row["answered"],
+        answered_on_time=row["on_time"],
+        response_rate=share(row["answered"], schools) if schools else None,
+        schools_declared=declared,
+        index_distribution={str(i): share(row[f"i{i}"], declared) for i in range(4)},
+        teacher_share=share(row["teacher"] or 0, classes) if classes else None,
+        pupil_share=share(row["pupil"] or 0, classes) if classes else None,
+        robot_school_share=share(row["with_robots"], declared) if declared else None,
+        ent_school_share=share(row["with_ent"], declared) if declared else None,
+        usages_declared=sum(u.schools for u in usages),
+        top_usages=usages[:10],
+    )
 
 
 async def territory_figures(
     conn: asyncpg.Connection, level: str, code: str, rentree: int, at: datetime
 ) -> TerritoryFigures:
-    closes = await campaign_close(conn, level, code, rentree, at)
+    """The territory's figures of one school year, as at `at` (each member's declaration in
+    force found with one index lookup; `territory_figures_by_year` reads several years)."""
+    closes = (await campaign_closes(conn, level, code, rentree, rentree, at)).get(rentree)
     row = await conn.fetchrow(
         _sql(
             "WITH "
@@ -123,7 +230,7 @@ async def territory_figures(
                     SELECT d.valid_from FROM reporting.declaration_versions d
                     WHERE d.uai = m.uai AND d.rentree = $2 AND d.valid_from <= $3
                     ORDER BY d.valid_from LIMIT 1) a)
-            SELECT (SELECT count(*) FROM members) AS schools,
+            SELECT $2::int AS r, (SELECT count(*) FROM members) AS schools,
                    (SELECT count(*) FROM answered) AS answered,
                    (SELECT count(*) FROM answered
                       WHERE $4::date IS NULL OR valid_from::date <= $4::date) AS on_time,
@@ -163,25 +270,7 @@ async def territory_figures(
         at,
         datetime(rentree + 1, 9, 1, tzinfo=UTC),
     )
-    declared, classes = row["declared"], row["classes"] or 0
-    schools = row["schools"]
-    return TerritoryFigures(
-        territory=f"{level}:{code}",
-        school_year=f"{rentree}-{rentree + 1}",
-        as_of=at,
-        schools=schools,
-        answered=row["answered"],
-        answered_on_time=row["on_time"],
-        response_rate=share(row["answered"], schools) if schools else None,
-        schools_declared=declared,
-        index_distribution={str(i): share(row[f"i{i}"], declared) for i in range(4)},
-        teacher_share=share(row["teacher"] or 0, classes) if classes else None,
-        pupil_share=share(row["pupil"] or 0, classes) if classes else None,
-        robot_school_share=share(row["with_robots"], declared) if declared else None,
-        ent_school_share=share(row["with_ent"], declared) if declared else None,
-        usages_declared=sum(u["schools"] for u in usages),
-        top_usages=[UsageCount(u["code"], u["schools"]) for u in usages[:10]],
-    )
+    return _figures(level, code, at, row, [UsageCount(u["code"], u["schools"]) for u in usages])
 
 
 async def territory_schools(

@@ -11,13 +11,13 @@ import msgspec
 
 from events.values import parse_school_year
 from infra.auth import SchoolPlace
-from services.reporting.ent_gar import EntDistribution, territory_ent_distribution
-from services.reporting.label_standing import LabelShare, territory_share
+from services.reporting.ent_gar import EntDistribution, territory_ent_by_year
+from services.reporting.label_standing import LabelShare, territory_shares_by_year
 from services.reporting.territory import (
     LEVELS,
     SchoolRow,
     TerritoryFigures,
-    territory_figures,
+    territory_figures_by_year,
     territory_schools,
 )
 
@@ -61,39 +61,53 @@ async def territory_places(
     return [SchoolPlace(**dict(r)) for r in rows]
 
 
-async def ent_gar_totals(
-    conn: asyncpg.Connection, level: str, code: str, rentree: int, at: datetime
-) -> tuple[int, int, int]:
+class EntGarTotals(msgspec.Struct):
+    connections: int
+    accesses: int
+    resources_used: int
+
+
+async def ent_gar_totals_by_year(
+    conn: asyncpg.Connection, level: str, code: str, first: int, last: int, at: datetime
+) -> dict[int, EntGarTotals]:
     """The territory's ENT connections (last import of each period) and GAR accès (last list of
-    each school) for one school year, as recorded by `at`."""
+    each school) for every school year from `first` to `last`, as recorded by `at`."""
     if level not in LEVELS:
         raise ValueError(f"unknown territory level {level!r}")
-    row = await conn.fetchrow(
+    rows = await conn.fetch(
         f"""WITH members AS (
                 SELECT uai FROM reporting.school_versions
                 WHERE {level} = $1 AND valid_from <= $3 AND (valid_to IS NULL OR valid_to > $3)),
             ent AS (
-                SELECT c.n FROM members m CROSS JOIN LATERAL (
-                    SELECT DISTINCT ON (e.period)
+                SELECT c.rentree, c.n FROM members m CROSS JOIN LATERAL (
+                    SELECT DISTINCT ON (e.rentree, e.period) e.rentree,
                            e.pupil_connections + e.parent_connections + e.teacher_connections AS n
                     FROM reporting.ent_connections e
-                    WHERE e.uai = m.uai AND e.rentree = $2 AND e.recorded_at <= $3
-                    ORDER BY e.period, e.recorded_at DESC) c),
+                    WHERE e.uai = m.uai AND e.rentree BETWEEN $2 AND $4 AND e.recorded_at <= $3
+                    ORDER BY e.rentree, e.period, e.recorded_at DESC) c),
             gar AS (
-                SELECT g.resource, g.accesses FROM members m CROSS JOIN LATERAL (
-                    SELECT max(l.recorded_at) AS at FROM reporting.gar_accesses l
-                    WHERE l.uai = m.uai AND l.rentree = $2 AND l.recorded_at <= $3) l
+                SELECT g.rentree, g.resource, g.accesses FROM members m CROSS JOIN LATERAL (
+                    SELECT l.rentree, max(l.recorded_at) AS at FROM reporting.gar_accesses l
+                    WHERE l.uai = m.uai AND l.rentree BETWEEN $2 AND $4 AND l.recorded_at <= $3
+                    GROUP BY l.rentree) l
                 JOIN reporting.gar_accesses g
-                  ON g.uai = m.uai AND g.rentree = $2 AND g.recorded_at = l.at)
-            SELECT (SELECT coalesce(sum(n), 0) FROM ent) AS connections,
-                   (SELECT coalesce(sum(accesses), 0) FROM gar) AS accesses,
-                   (SELECT count(DISTINCT resource) FROM gar WHERE accesses > 0) AS resources""",  # noqa: S608
+                  ON g.uai = m.uai AND g.rentree = l.rentree AND g.recorded_at = l.at)
+            SELECT y.r,
+                   (SELECT coalesce(sum(n), 0) FROM ent WHERE ent.rentree = y.r) AS connections,
+                   (SELECT coalesce(sum(accesses), 0) FROM gar WHERE gar.rentree = y.r)
+                       AS accesses,
+                   (SELECT count(DISTINCT resource) FROM gar
+                    WHERE gar.rentree = y.r AND accesses > 0) AS resources
+            FROM generate_series($2::int, $4::int) AS y(r)""",  # noqa: S608
         code,
-        rentree,
+        first,
         at,
+        last,
     )
-    assert row is not None
-    return int(row["connections"]), int(row["accesses"]), int(row["resources"])
+    return {
+        r["r"]: EntGarTotals(int(r["connections"]), int(r["accesses"]), int(r["resources"]))
+        for r in rows
+    }
 
 
 async def first_rentree(conn: asyncpg.Connection) -> int | None:
@@ -105,34 +119,36 @@ async def territory_profile(
     conn: asyncpg.Connection, level: str, code: str, school_year: str, at: datetime
 ) -> TerritoryProfile:
     rentree = parse_school_year(school_year)
-    figures = await territory_figures(conn, level, code, rentree, at)
     start = min(await first_rentree(conn) or rentree, rentree)
-    evolution = []
-    for r in range(start, rentree + 1):
-        f = figures if r == rentree else await territory_figures(conn, level, code, r, at)
-        connections, accesses, resources = await ent_gar_totals(conn, level, code, r, at)
-        evolution.append(
-            TerritoryYear(
-                rentree=r,
-                school_year=f.school_year,
-                schools=f.schools,
-                response_rate=f.response_rate,
-                index_distribution=f.index_distribution,
-                teacher_share=f.teacher_share,
-                pupil_share=f.pupil_share,
-                usages_declared=f.usages_declared,
-                ent=await territory_ent_distribution(conn, level, code, f.school_year, at),
-                ent_connections=connections,
-                gar_accesses=accesses,
-                gar_resources_used=resources,
-                label=await territory_share(conn, level, code, r, at),
-            )
+    # Each concern once for every year of the evolution (a pass over each member's rows), not
+    # once a year.
+    figures = await territory_figures_by_year(conn, level, code, start, rentree, at)
+    totals = await ent_gar_totals_by_year(conn, level, code, start, rentree, at)
+    ent = await territory_ent_by_year(conn, level, code, start, rentree, at)
+    labels = await territory_shares_by_year(conn, level, code, start, rentree, at)
+    evolution = [
+        TerritoryYear(
+            rentree=r,
+            school_year=f.school_year,
+            schools=f.schools,
+            response_rate=f.response_rate,
+            index_distribution=f.index_distribution,
+            teacher_share=f.teacher_share,
+            pupil_share=f.pupil_share,
+            usages_declared=f.usages_declared,
+            ent=ent[r],
+            ent_connections=totals[r].connections,
+            gar_accesses=totals[r].accesses,
+            gar_resources_used=totals[r].resources_used,
+            label=labels[r],
         )
+        for r, f in sorted(figures.items())
+    ]
     return TerritoryProfile(
         level=level,
         code=code,
-        produced_at=datetime.now(figures.as_of.tzinfo),
-        figures=figures,
+        produced_at=datetime.now(at.tzinfo),
+        figures=figures[rentree],
         evolution=evolution,
         schools=await territory_schools(conn, level, code, rentree, at),
     )

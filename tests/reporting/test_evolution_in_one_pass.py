@@ -1,0 +1,85 @@
+"""A territory's evolution read for all its years at once gives, year by year, what reading
+each year alone gives: the same declarations in force, usages as the year ended, ENT indices,
+labels and ENT/GAR totals (the demo: five school years of every kind of event)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import asyncpg
+
+from infra.settings import DatabaseSettings
+from services.declarations.app import open_application
+from services.declarations.demo import load_demo
+from services.label.demo import load_demo as load_label_demo
+from services.reporting.ent_gar import territory_ent_by_year
+from services.reporting.label_standing import territory_shares_by_year
+from services.reporting.projector import ensure_read_models
+from services.reporting.territory import territory_figures, territory_figures_by_year
+from services.reporting.territory_profile import ent_gar_totals_by_year, territory_profile
+from tests.reporting.test_rebuild import project_live
+
+MOMENTS = (
+    datetime(2023, 1, 20, 9, tzinfo=UTC),
+    datetime(2025, 6, 30, 12, tzinfo=UTC),
+    None,  # now
+)
+
+
+async def test_every_year_read_at_once_is_each_year_read_alone(
+    database: DatabaseSettings,
+) -> None:
+    app = open_application(database, pool_size=2)
+    load_demo(app)
+    app.close()
+    await asyncio.to_thread(load_label_demo, database)
+    conn = await asyncpg.connect(database.url)
+    try:
+        await ensure_read_models(conn)
+        await project_live(database, conn)
+        first = await conn.fetchval("SELECT min(rentree) FROM reporting.campaign_versions")
+        last = await conn.fetchval("SELECT max(rentree) FROM reporting.campaign_versions")
+        assert last - first >= 3
+        academie = await conn.fetchval("SELECT min(academie) FROM reporting.schools")
+        circonscription = await conn.fetchval(
+            "SELECT min(circonscription) FROM reporting.schools WHERE academie = $1", academie
+        )
+        checked = 0
+        for level, code in (("academie", academie), ("circonscription", circonscription)):
+            for moment in MOMENTS:
+                at = moment or datetime.now(UTC)
+                readers = (
+                    territory_figures_by_year,
+                    territory_ent_by_year,
+                    territory_shares_by_year,
+                    ent_gar_totals_by_year,
+                )
+                for read in readers:
+                    together = await read(conn, level, code, first, last, at)
+                    assert sorted(together) == list(range(first, last + 1))
+                    for r in range(first, last + 1):
+                        alone = (await read(conn, level, code, r, r, at))[r]
+                        assert together[r] == alone, (read.__name__, level, moment, r)
+                        checked += 1
+                # The one-year figures (a school's comparison) are read by their own queries.
+                figures = await territory_figures_by_year(conn, level, code, first, last, at)
+                for r in range(first, last + 1):
+                    one = await territory_figures(conn, level, code, r, at)
+                    assert figures[r] == one, (level, moment, r)
+        # The figures differ from one year to the next: the comparison above is not vacuous.
+        figures = await territory_figures_by_year(
+            conn, "academie", academie, first, last, datetime.now(UTC)
+        )
+        assert len({f.usages_declared for f in figures.values()}) > 1
+        assert len({f.teacher_share for f in figures.values()}) > 1
+        profile = await territory_profile(
+            conn, "academie", academie, f"{last}-{last + 1}", datetime.now(UTC)
+        )
+        assert [y.rentree for y in profile.evolution] == list(range(first, last + 1))
+        assert profile.evolution[-1].usages_declared == profile.figures.usages_declared
+        assert sum(y.ent_connections for y in profile.evolution) > 0
+        assert sum(y.label.labelled for y in profile.evolution) > 0
+        assert checked == 2 * len(MOMENTS) * 4 * (last - first + 1)
+    finally:
+        await conn.close()
