@@ -24,7 +24,7 @@ baseline measured in the same run:
 The read models are analysed (`ANALYZE`) after the rebuild, before the reads: the rebuild does
 not do it, and autovacuum would do it at an unknown moment during the reads.
 
-Opt-in (the full run takes ~20 minutes, most of it the rebuild; `--quick` ~3):
+Opt-in (the full run takes ~12 minutes, a third of it the rebuild; `--quick` ~3):
 
     python -m bench --only national            # 48 000 écoles
     python -m bench --only national --quick    # 4 800 écoles (~2 minutes)
@@ -468,7 +468,7 @@ async def run(srv: Servers, options: Options, workdir: Path) -> Section:
         return Section(
             "national",
             notes=[
-                "skipped: opt-in, ~20 min at full scale "
+                "skipped: opt-in, ~12 min at full scale "
                 "(`python -m bench --only national [--quick]`, or NUMECOLE_BENCH_NATIONAL=1)"
             ],
         )
