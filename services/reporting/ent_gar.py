@@ -29,8 +29,7 @@ from events.ent import (
     rule_for,
 )
 from events.values import parse_school_year, school_year_of_rentree
-
-TERRITORY_LEVELS = ("circonscription", "bassin", "departement", "academie", "region")
+from services.reporting.territory import EFFECTIVE_BY_YEAR, LEVELS
 
 
 class EntPeriod(msgspec.Struct):
@@ -258,24 +257,14 @@ async def school_gar_years(
     }
 
 
-# $1 the territory's code, $3 the moment, every school year from $2 to $4 in one pass: the open
-# schools then, the declaration in force for each year (that year's, or the latest earlier one),
-# and for those using the ENT how many periods of the year reached the year's ratio ($5 rentrées,
-# $6/$7 the ratios as fractions), each member's rows looked up on their keys (LATERAL).
-_DISTRIBUTION = """
-    WITH members AS (
-        SELECT uai FROM reporting.school_versions
-        WHERE {level} = $1 AND valid_from <= $3 AND (valid_to IS NULL OR valid_to > $3)
-          AND closed_on IS NULL),
-    versions AS (
-        SELECT m.uai, v.rentree, v.ent FROM members m CROSS JOIN LATERAL (
-            SELECT DISTINCT ON (d.rentree) d.rentree, d.ent FROM reporting.declaration_versions d
-            WHERE d.uai = m.uai AND d.rentree <= $4 AND d.valid_from <= $3
-            ORDER BY d.rentree, d.valid_from DESC) v),
-    effective AS (
-        SELECT DISTINCT ON (v.uai, y.r) y.r AS year, v.uai, v.ent
-        FROM versions v JOIN generate_series($2::int, $4::int) AS y(r) ON v.rentree <= y.r
-        ORDER BY v.uai, y.r, v.rentree DESC),
+# The declaration in force for each year from $2 to $4 (`EFFECTIVE_BY_YEAR`), and for the
+# schools using the ENT how many periods of the year reached the year's ratio: `events.ent.reaches`
+# in integers ($5 rentrées, $6/$7 the ratios as fractions), each member's rows looked up on their
+# keys (LATERAL).
+_DISTRIBUTION = (
+    "WITH "  # noqa: S608 (constant fragments; the level is checked against LEVELS)
+    + EFFECTIVE_BY_YEAR
+    + """,
     rules AS (SELECT * FROM unnest($5::int[], $6::bigint[], $7::bigint[]) AS u(r, num, den)),
     schools AS (
         SELECT e.year, e.ent, p.reached
@@ -290,6 +279,7 @@ _DISTRIBUTION = """
                   ORDER BY c.period, c.recorded_at DESC) c
             HAVING count(*) > 0) p ON true)
     SELECT year, ent, reached, count(*) AS schools FROM schools GROUP BY 1, 2, 3"""
+)
 
 
 async def territory_ent_by_year(
@@ -300,9 +290,9 @@ async def territory_ent_by_year(
     last: int,
     as_of: datetime | None = None,
 ) -> dict[int, EntDistribution]:
-    """The ENT use and indices of a territory's schools (`level` one of TERRITORY_LEVELS), for
+    """The ENT use and indices of a territory's schools (`level` one of LEVELS), for
     every school year from the rentrée `first` to `last`."""
-    if level not in TERRITORY_LEVELS:
+    if level not in LEVELS:
         raise ValueError(f"unknown territory level {level!r}")
     rentrees = list(range(first, last + 1))
     rules = {r: rule_for(r) for r in rentrees}

@@ -191,7 +191,12 @@ async def rebuild(
                 [("fingerprint", schema_fingerprint()), ("generation", str(uuid.uuid4()))],
             )
             # The history is only appended to (each event once): its key is built after the
-            # copy, in one sort, instead of maintained row by row.
+            # copy, in one sort, instead of maintained row by row (as the DDL defines it).
+            history_key = await conn.fetchval(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = $1::regclass AND conname = 'school_events_pkey'",
+                f"{NEXT}.school_events",
+            )
             await target.execute(
                 "ALTER TABLE reporting.school_events DROP CONSTRAINT school_events_pkey"
             )
@@ -204,8 +209,7 @@ async def rebuild(
                 if progress is not None:
                     progress(len(chunk))
         await target.execute(
-            "ALTER TABLE reporting.school_events ADD CONSTRAINT school_events_pkey "
-            "PRIMARY KEY (uai, recorded_at, source, position)"
+            f"ALTER TABLE reporting.school_events ADD CONSTRAINT school_events_pkey {history_key}"
         )
         # Statistics for the planner before the new models serve; autovacuum would get there
         # at an unknown moment.

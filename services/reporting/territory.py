@@ -8,7 +8,9 @@ from datetime import UTC, date, datetime
 import asyncpg
 import msgspec
 
-LEVELS = ("circonscription", "bassin", "departement", "academie", "region")
+from infra.auth import TERRITORY_LEVELS
+
+LEVELS = TERRITORY_LEVELS
 
 # Schools of a territory as the register stood at $3 ($1: the territory's code), and the version
 # of each school's declaration in force then for the latest school year up to $2. Each member's
@@ -111,10 +113,11 @@ async def campaign_closes(
     return {r["rentree"]: r["closes"] for r in rows}
 
 
-# Every school year from $2 to $4 in one pass: each member's declarations are read once (the
-# latest version of each rentrée recorded by $3, and when it first answered), and each year takes
-# the latest rentrée up to it; $5/$6 the campaigns' closing dates by rentrée.
-_FIGURES = (
+# Every school year from $2 to $4 in one pass ($1 the territory's code, $3 the moment): each
+# member's declarations are read once (the latest version of each rentrée recorded by $3, and when
+# it first answered for it), and each year takes the latest rentrée up to it: the declaration in
+# force that year (its own, or the latest earlier one carried forward).
+EFFECTIVE_BY_YEAR = (
     _MEMBERS_ONLY.replace("{at}", "$3")
     + """,
     versions AS (
@@ -129,7 +132,13 @@ _FIGURES = (
     effective AS (
         SELECT DISTINCT ON (v.uai, y.r) y.r AS year, v.* FROM versions v JOIN years y
           ON v.rentree <= y.r
-        ORDER BY v.uai, y.r, v.rentree DESC),
+        ORDER BY v.uai, y.r, v.rentree DESC)"""
+)
+
+# The figures of every year; $5/$6 the campaigns' closing dates by rentrée.
+_FIGURES = (
+    EFFECTIVE_BY_YEAR
+    + """,
     closes AS (SELECT * FROM unnest($5::int[], $6::date[]) AS c(r, closes_on))
     SELECT y.r, (SELECT count(*) FROM members) AS schools,
            count(e.uai) FILTER (WHERE e.rentree = y.r) AS answered,
@@ -161,7 +170,8 @@ _USAGES = (
                    lead(c.recorded_at) OVER (
                        PARTITION BY c.code ORDER BY c.recorded_at, c.event_id) AS till
             FROM reporting.usage_changes c
-            WHERE c.uai = m.uai AND c.recorded_at <= $2) s
+            WHERE c.uai = m.uai
+              AND c.recorded_at <= least($2, make_timestamptz($4 + 1, 9, 1, 0, 0, 0, 'UTC'))) s
         WHERE s.added)
     SELECT y.r, s.code, count(*) AS schools
     FROM years y JOIN spans s ON s.since <= y.until AND (s.till IS NULL OR s.till > y.until)
