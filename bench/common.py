@@ -430,3 +430,46 @@ async def describe_machine(srv: Servers) -> dict[str, str]:
 
 def monotonic() -> float:
     return time.perf_counter()
+
+
+# -------------------------------------------------------------------------------- HTTP load
+
+
+@dataclass
+class Load:
+    """What the clients of one phase of HTTP load did."""
+
+    accepted: tuple[int, ...] = (200, 201)  # the statuses that count as done
+    ok: int = 0
+    errors: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    elapsed: float = 0.0
+    server_cpu: float = 0.0  # CPU seconds used by the service meanwhile
+    client_cpu: float = 0.0  # and by this process (the clients)
+
+    @property
+    def per_second(self) -> float:
+        return self.ok / self.elapsed if self.elapsed > 0 else 0.0
+
+    def latency_ms(self, q: float) -> float:
+        return percentile(self.latencies, q) * 1000
+
+    def count(self, response: httpx.Response, t0: float) -> bool:
+        """Count a response to a request sent at `t0` (`monotonic`); whether it was accepted."""
+        self.latencies.append(monotonic() - t0)
+        self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
+        if response.status_code in self.accepted:
+            self.ok += 1
+            return True
+        self.errors += 1
+        return False
+
+    def cores(self) -> str:
+        """How busy the service and the clients were, in cores."""
+        if self.elapsed <= 0:
+            return "?"
+        return (
+            f"service {self.server_cpu / self.elapsed:.2f} cores, "
+            f"clients {self.client_cpu / self.elapsed:.2f} cores"
+        )

@@ -12,7 +12,6 @@ import asyncio
 import itertools
 import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import psycopg
 from bench.common import (
     Component,
     Figure,
+    Load,
     Options,
     Section,
     Servers,
@@ -30,7 +30,6 @@ from bench.common import (
     cpu_seconds,
     fresh_database,
     monotonic,
-    percentile,
     register_csv,
     school_uais,
     start_component,
@@ -44,35 +43,6 @@ ACADEMIE = "montpellier"
 WARMUP_REQUESTS = 5  # per client and kind, before anything is timed
 
 
-@dataclass
-class Load:
-    """What the clients of one phase did."""
-
-    ok: int = 0
-    errors: int = 0
-    statuses: dict[int, int] = field(default_factory=dict)
-    latencies: list[float] = field(default_factory=list)
-    elapsed: float = 0.0
-    server_cpu: float = 0.0  # CPU seconds used by the service meanwhile
-    client_cpu: float = 0.0  # and by this process (the clients)
-
-    @property
-    def per_second(self) -> float:
-        return self.ok / self.elapsed if self.elapsed > 0 else 0.0
-
-    def latency_ms(self, q: float) -> float:
-        return percentile(self.latencies, q) * 1000
-
-    def cores(self) -> str:
-        """How busy the service and the clients were, in cores."""
-        if self.elapsed <= 0:
-            return "?"
-        return (
-            f"service {self.server_cpu / self.elapsed:.2f} cores, "
-            f"clients {self.client_cpu / self.elapsed:.2f} cores"
-        )
-
-
 # (client index, client, request number) -> response
 Request = Callable[[int, httpx.AsyncClient, int], Awaitable[httpx.Response]]
 
@@ -81,7 +51,7 @@ async def load(
     clients: list[httpx.AsyncClient], request: Request, duration: float, server_pid: int
 ) -> Load:
     """Every client sends `request` back to back until `duration` is over."""
-    result = Load()
+    result = Load(accepted=(200,))
     server_cpu, client_cpu = cpu_seconds(server_pid), cpu_seconds()
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -97,12 +67,7 @@ async def load(
             except httpx.HTTPError:
                 result.errors += 1
                 continue
-            result.latencies.append(monotonic() - t0)
-            result.statuses[response.status_code] = result.statuses.get(response.status_code, 0) + 1
-            if response.status_code == 200:
-                result.ok += 1
-            else:
-                result.errors += 1
+            result.count(response, t0)
 
     await asyncio.gather(*(client_loop(i, c) for i, c in enumerate(clients)))
     result.elapsed = loop.time() - started

@@ -24,7 +24,6 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
@@ -35,13 +34,13 @@ import psycopg
 from bench.common import (
     Component,
     Figure,
+    Load,
     Options,
     Section,
     Servers,
     cpu_seconds,
     fresh_database,
     monotonic,
-    percentile,
     school_uais,
     servers,
     start_component,
@@ -67,32 +66,6 @@ STEPS = (
     ("proposals", "rejection"),
     ("proposals", "validation", "revocation"),
 )
-
-
-@dataclass
-class Load:
-    ok: int = 0
-    errors: int = 0
-    statuses: dict[int, int] = field(default_factory=dict)
-    latencies: list[float] = field(default_factory=list)
-    elapsed: float = 0.0
-    server_cpu: float = 0.0
-
-    @property
-    def per_second(self) -> float:
-        return self.ok / self.elapsed if self.elapsed > 0 else 0.0
-
-    def ms(self, q: float) -> float:
-        return percentile(self.latencies, q) * 1000
-
-    def count(self, response: httpx.Response, t0: float) -> bool:
-        self.latencies.append(monotonic() - t0)
-        self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
-        if response.status_code in (200, 201):
-            self.ok += 1
-            return True
-        self.errors += 1
-        return False
 
 
 # What client `index` sends, back to back, until its work is done.
@@ -294,20 +267,20 @@ async def run(srv: Servers, options: Options, workdir: Path) -> Section:
             writes.per_second, "/s", floor.per_second, "GET /health/s",
         ),
         Figure(
-            "proposal or validation latency p50", writes.ms(50), "ms",
-            floor.ms(50), "GET /health p50", digits=1,
+            "proposal or validation latency p50", writes.latency_ms(50), "ms",
+            floor.latency_ms(50), "GET /health p50", digits=1,
         ),
         Figure(
-            "proposal or validation latency p99", writes.ms(99), "ms",
-            floor.ms(99), "GET /health p99", digits=1,
+            "proposal or validation latency p99", writes.latency_ms(99), "ms",
+            floor.latency_ms(99), "GET /health p99", digits=1,
         ),
         Figure(
-            "board read p50 (collège, 50 criteria), 1 client", board_one.ms(50), "ms",
-            floor_one.ms(50), "GET /health p50, 1 client", digits=1,
+            "board read p50 (collège, 50 criteria), 1 client", board_one.latency_ms(50), "ms",
+            floor_one.latency_ms(50), "GET /health p50, 1 client", digits=1,
         ),
         Figure(
-            "board read p99 (collège, 50 criteria), 1 client", board_one.ms(99), "ms",
-            floor_one.ms(99), "GET /health p99, 1 client", digits=1,
+            "board read p99 (collège, 50 criteria), 1 client", board_one.latency_ms(99), "ms",
+            floor_one.latency_ms(99), "GET /health p99, 1 client", digits=1,
         ),
         Figure(
             f"board reads/s, {options.clients} clients", board_many.per_second, "/s",
@@ -326,7 +299,7 @@ async def run(srv: Servers, options: Options, workdir: Path) -> Section:
         f"Board: {board_one.ok} sequential reads of the collège's board (its 50 criteria "
         f"not proposed, proposed, validated, rejected or revoked, 80 events), then "
         f"{board_many.ok} reads by {options.clients} clients in {board_many.elapsed:.1f} s "
-        f"(p50 {board_many.ms(50):.1f} ms, p99 {board_many.ms(99):.1f} ms)."
+        f"(p50 {board_many.latency_ms(50):.1f} ms, p99 {board_many.latency_ms(99):.1f} ms)."
     )
     if recorded != writes.ok:
         section.notes.append(f"MISMATCH: {writes.ok} accepted but {recorded} recorded.")
