@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
 from events.declarations import (
     DeclarationConfirmed,
@@ -29,6 +30,8 @@ from events.declarations import (
 from events.envelope import Event
 from events.equipment import equipment_of
 from events.values import parse_school_year, region_of
+
+_json = msgspec.json.Encoder()
 
 
 def columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
@@ -228,6 +231,8 @@ class RegisterAndDeclarations:
                    ON CONFLICT (event_id) DO NOTHING""",
                 *columns(self.usage_changes),
             )
+        if self.usage_changes:
+            await self.write_usage_sets(conn)
         added = [(u, c, at) for (u, c), (is_added, at) in self.usages.items() if is_added]
         removed = [(u, c) for (u, c), (is_added, _) in self.usages.items() if not is_added]
         if added:
@@ -249,3 +254,34 @@ class RegisterAndDeclarations:
         self.declaration_versions.clear()
         self.usage_changes.clear()
         self.usages.clear()
+
+    async def write_usage_sets(self, conn: asyncpg.Connection) -> None:
+        """Each touched school's whole set after each of its changes, from its set before the
+        batch (`school_usages`, not yet updated) replayed in recording order."""
+        touched = sorted({c[1] for c in self.usage_changes})
+        current = {
+            r["uai"]: set(r["codes"])
+            for r in await conn.fetch(
+                """SELECT uai, array_agg(code) AS codes FROM reporting.school_usages
+                   WHERE uai = ANY($1::text[]) GROUP BY uai""",
+                touched,
+            )
+        }
+        sets: dict[tuple[str, datetime], list[str]] = {}
+        for _, uai, code, added, _, _, at in self.usage_changes:
+            codes = current.setdefault(uai, set())
+            if added:
+                codes.add(code)
+            else:
+                codes.discard(code)
+            sets[(uai, at)] = sorted(codes)  # changes recorded at one moment: one version
+        # Each set travels as a JSON array: unnest cannot take arrays of uneven arrays.
+        await conn.execute(
+            """INSERT INTO reporting.usage_sets (uai, valid_from, codes)
+               SELECT k.uai, k.at, ARRAY(SELECT jsonb_array_elements_text(k.codes))
+               FROM unnest($1::text[], $2::timestamptz[], $3::jsonb[]) AS k(uai, at, codes)
+               ON CONFLICT (uai, valid_from) DO UPDATE SET codes = EXCLUDED.codes""",
+            [u for u, _ in sets],
+            [at for _, at in sets],
+            [_json.encode(codes).decode() for codes in sets.values()],
+        )

@@ -157,25 +157,20 @@ _FIGURES = (
 )
 
 # Usages of the members as each school year from $3 to $4 ended (or at $2, for the current
-# one): each change of a member's usage holds from its recording until the next change of it.
+# one): each member's set in force then, one lookup a member and a year.
 _USAGES = (
     _MEMBERS_ONLY.replace("{at}", "$2")
     + """,
     years AS (
         SELECT r, least($2, make_timestamptz(r + 1, 9, 1, 0, 0, 0, 'UTC')) AS until
         FROM generate_series($3::int, $4::int) AS r),
-    spans AS (
-        SELECT s.code, s.since, s.till FROM members m CROSS JOIN LATERAL (
-            SELECT c.code, c.added, c.recorded_at AS since,
-                   lead(c.recorded_at) OVER (
-                       PARTITION BY c.code ORDER BY c.recorded_at, c.event_id) AS till
-            FROM reporting.usage_changes c
-            WHERE c.uai = m.uai
-              AND c.recorded_at <= least($2, make_timestamptz($4 + 1, 9, 1, 0, 0, 0, 'UTC'))) s
-        WHERE s.added)
-    SELECT y.r, s.code, count(*) AS schools
-    FROM years y JOIN spans s ON s.since <= y.until AND (s.till IS NULL OR s.till > y.until)
-    GROUP BY y.r, s.code ORDER BY y.r, count(*) DESC, s.code"""
+    held AS (
+        SELECT y.r, u.codes FROM members m CROSS JOIN years y CROSS JOIN LATERAL (
+            SELECT s.codes FROM reporting.usage_sets s
+            WHERE s.uai = m.uai AND s.valid_from <= y.until
+            ORDER BY s.valid_from DESC LIMIT 1) u)
+    SELECT h.r, c.code, count(*) AS schools FROM held h CROSS JOIN unnest(h.codes) AS c(code)
+    GROUP BY h.r, c.code ORDER BY h.r, count(*) DESC, c.code"""
 )
 
 
@@ -267,13 +262,13 @@ async def territory_figures(
             "WITH "
             + _MEMBERS_ONLY.replace("{at}", "$2")
             + """,
-            latest AS (
-                SELECT u.code, u.added FROM members m CROSS JOIN LATERAL (
-                    SELECT DISTINCT ON (c.code) c.code, c.added FROM reporting.usage_changes c
-                    WHERE c.uai = m.uai AND c.recorded_at <= least($2, $3)
-                    ORDER BY c.code, c.recorded_at DESC, c.event_id DESC) u)
-            SELECT code, count(*) AS schools FROM latest
-            WHERE added GROUP BY code ORDER BY count(*) DESC, code""",
+            held AS (
+                SELECT u.codes FROM members m CROSS JOIN LATERAL (
+                    SELECT s.codes FROM reporting.usage_sets s
+                    WHERE s.uai = m.uai AND s.valid_from <= least($2, $3)
+                    ORDER BY s.valid_from DESC LIMIT 1) u)
+            SELECT c.code, count(*) AS schools FROM held h CROSS JOIN unnest(h.codes) AS c(code)
+            GROUP BY c.code ORDER BY count(*) DESC, c.code""",
             level,
         ),
         code,
@@ -292,12 +287,10 @@ async def territory_schools(
             + _MEMBERS
             + """,
             usages AS (
-                SELECT m.uai, count(*) FILTER (WHERE u.added) AS n
-                FROM members m CROSS JOIN LATERAL (
-                    SELECT DISTINCT ON (c.code) c.added FROM reporting.usage_changes c
-                    WHERE c.uai = m.uai AND c.recorded_at <= $3
-                    ORDER BY c.code, c.recorded_at DESC, c.event_id DESC) u
-                GROUP BY m.uai)
+                SELECT m.uai, cardinality(u.codes) AS n FROM members m CROSS JOIN LATERAL (
+                    SELECT s.codes FROM reporting.usage_sets s
+                    WHERE s.uai = m.uai AND s.valid_from <= $3
+                    ORDER BY s.valid_from DESC LIMIT 1) u)
             SELECT m.uai, m.name, m.kind, m.commune, e.rentree = $2 AS answered,
                    e.equipment_index, e.classes, e.teacher_classes, e.pupil_classes,
                    coalesce(u.n, 0) AS usages

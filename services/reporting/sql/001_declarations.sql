@@ -67,6 +67,15 @@ CREATE INDEX IF NOT EXISTS usage_changes_uai ON reporting.usage_changes (uai, re
 CREATE INDEX IF NOT EXISTS usage_changes_latest
     ON reporting.usage_changes (uai, code, recorded_at DESC, event_id DESC) INCLUDE (added);
 
+-- Each school's whole set of usages after each moment it changed: a territory's usages at a
+-- moment are one lookup a school, not a replay of every change of every school.
+CREATE TABLE IF NOT EXISTS reporting.usage_sets (
+    uai text NOT NULL,
+    valid_from timestamptz NOT NULL,
+    codes text[] NOT NULL,
+    PRIMARY KEY (uai, valid_from)
+);
+
 CREATE TABLE IF NOT EXISTS reporting.school_usages (
     uai text NOT NULL,
     code text NOT NULL,
