@@ -121,7 +121,8 @@ EFFECTIVE_BY_YEAR = (
     _MEMBERS_ONLY.replace("{at}", "$3")
     + """,
     versions AS (
-        SELECT m.uai, v.* FROM members m CROSS JOIN LATERAL (
+        SELECT m.uai, v.*, lead(v.rentree) OVER (PARTITION BY m.uai ORDER BY v.rentree) AS next
+        FROM members m CROSS JOIN LATERAL (
             SELECT DISTINCT ON (d.rentree) d.rentree, d.classes, d.teacher_classes,
                    d.pupil_classes, d.robots, d.ent, d.equipment_index,
                    min(d.valid_from) OVER (PARTITION BY d.rentree) AS first_at
@@ -129,10 +130,10 @@ EFFECTIVE_BY_YEAR = (
             WHERE d.uai = m.uai AND d.rentree <= $4 AND d.valid_from <= $3
             ORDER BY d.rentree, d.valid_from DESC) v),
     years AS (SELECT r FROM generate_series($2::int, $4::int) AS r),
+    -- A rentrée's answers are in force until the member's next answered rentrée.
     effective AS (
-        SELECT DISTINCT ON (v.uai, y.r) y.r AS year, v.* FROM versions v JOIN years y
-          ON v.rentree <= y.r
-        ORDER BY v.uai, y.r, v.rentree DESC)"""
+        SELECT y.r AS year, v.* FROM versions v JOIN years y
+          ON v.rentree <= y.r AND (v.next IS NULL OR y.r < v.next))"""
 )
 
 # The figures of every year; $5/$6 the campaigns' closing dates by rentrée.

@@ -91,14 +91,17 @@ async def ent_gar_totals_by_year(
                     WHERE l.uai = m.uai AND l.rentree BETWEEN $2 AND $4 AND l.recorded_at <= $3
                     GROUP BY l.rentree) l
                 JOIN reporting.gar_accesses g
-                  ON g.uai = m.uai AND g.rentree = l.rentree AND g.recorded_at = l.at)
-            SELECT y.r,
-                   (SELECT coalesce(sum(n), 0) FROM ent WHERE ent.rentree = y.r) AS connections,
-                   (SELECT coalesce(sum(accesses), 0) FROM gar WHERE gar.rentree = y.r)
-                       AS accesses,
-                   (SELECT count(DISTINCT resource) FROM gar
-                    WHERE gar.rentree = y.r AND accesses > 0) AS resources
-            FROM generate_series($2::int, $4::int) AS y(r)""",  # noqa: S608
+                  ON g.uai = m.uai AND g.rentree = l.rentree AND g.recorded_at = l.at),
+            -- Each CTE summed once for all years (a subquery a year would redo its lookups).
+            ent_sums AS (SELECT rentree, sum(n) AS n FROM ent GROUP BY rentree),
+            gar_sums AS (
+                SELECT rentree, sum(accesses) AS accesses,
+                       count(DISTINCT resource) FILTER (WHERE accesses > 0) AS resources
+                FROM gar GROUP BY rentree)
+            SELECT y.r, coalesce(e.n, 0) AS connections, coalesce(g.accesses, 0) AS accesses,
+                   coalesce(g.resources, 0) AS resources
+            FROM generate_series($2::int, $4::int) AS y(r)
+            LEFT JOIN ent_sums e ON e.rentree = y.r LEFT JOIN gar_sums g ON g.rentree = y.r""",  # noqa: S608
         code,
         first,
         at,
