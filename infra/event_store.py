@@ -7,11 +7,13 @@ so the rows in PostgreSQL decode with `events/` alone.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import psycopg
-from eventsourcing.application import Application
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
 
 import events
@@ -20,6 +22,8 @@ from infra.integrity import seal
 from infra.settings import DatabaseSettings
 
 E = TypeVar("E", bound=Event)
+# Whatever `Repository.get` can return: the read models of `services/*/domain.py`.
+S = TypeVar("S", bound=MutableOrImmutableAggregate[Any])
 
 
 class ContractMapper(Mapper[uuid.UUID]):
@@ -45,6 +49,16 @@ class ContractApplication(Application[uuid.UUID]):
 
     def construct_mapper(self) -> Mapper[uuid.UUID]:
         return ContractMapper(transcoder=self.construct_transcoder())
+
+    def find(
+        self, aggregate_id: uuid.UUID, project: Callable[[S | None, Iterable[Event]], S | None]
+    ) -> S | None:
+        """The aggregate `project` folds from its events; None when it has none."""
+        try:
+            found: S = self.repository.get(aggregate_id, projector_func=project)
+        except AggregateNotFoundError:
+            return None
+        return found
 
     def record(self, *new_events: Event) -> int:
         """Seal and store the events atomically; return the notification id of the last one."""

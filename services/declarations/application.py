@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from eventsourcing.application import AggregateNotFoundError
-
 from events.declarations import (
     AnswerValue,
     CampaignOpened,
@@ -82,40 +80,20 @@ class DeclarationsApplication(DataImports, ContractApplication):
     def _get_school(self, uai: str) -> SchoolRecord:
         if not is_valid_uai(uai):
             raise InvalidInput([FieldError("uai", f"UAI invalide : « {uai} ».")])
-        try:
-            school: SchoolRecord = self.repository.get(
-                school_id(uai), projector_func=project_school
-            )
-        except AggregateNotFoundError:
-            raise NotFound(f"Aucune école n'est enregistrée sous l'UAI {uai}.") from None
+        school = self.find(school_id(uai), project_school)
+        if school is None:
+            raise NotFound(f"Aucune école n'est enregistrée sous l'UAI {uai}.")
         return school
 
     def _declarations(self, uai: str) -> SchoolDeclarations:
-        try:
-            found: SchoolDeclarations = self.repository.get(
-                declarations_id(uai), projector_func=project_declarations
-            )
-        except AggregateNotFoundError:
-            return SchoolDeclarations(declarations_id(uai), 0, uai)
-        return found
+        found = self.find(declarations_id(uai), project_declarations)
+        return found if found is not None else SchoolDeclarations(declarations_id(uai), 0, uai)
 
     def catalogue(self, academie: str) -> UsageCatalogue | None:
-        try:
-            found: UsageCatalogue = self.repository.get(
-                catalogue_id(academie), projector_func=project_catalogue
-            )
-        except AggregateNotFoundError:
-            return None
-        return found
+        return self.find(catalogue_id(academie), project_catalogue)
 
     def campaign(self, academie: str, school_year: str) -> Campaign | None:
-        try:
-            found: Campaign = self.repository.get(
-                campaign_id(academie, school_year), projector_func=project_campaign
-            )
-        except AggregateNotFoundError:
-            return None
-        return found
+        return self.find(campaign_id(academie, school_year), project_campaign)
 
     def place(self, uai: str) -> SchoolPlace:
         return _place(self._get_school(uai))
@@ -174,11 +152,8 @@ class DeclarationsApplication(DataImports, ContractApplication):
         new: list[Event] = []
         registered = changed = 0
         for row in rows:
-            try:
-                school: SchoolRecord = self.repository.get(
-                    school_id(row.uai), projector_func=project_school
-                )
-            except AggregateNotFoundError:
+            school = self.find(school_id(row.uai), project_school)
+            if school is None:
                 registered += 1
                 new.append(
                     new_event(

@@ -42,8 +42,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from eventsourcing.application import AggregateNotFoundError
-
 from events.data_imports import (
     PUPILS_FROM_FILE,
     PUPILS_FROM_REGISTER,
@@ -465,33 +463,19 @@ class DataImports(ContractApplication):
 
     def find_school(self, uai: str) -> SchoolRecord | None:
         """The register's school, or None when the UAI is unknown (or malformed)."""
-        if not is_valid_uai(uai):
-            return None
-        try:
-            school: SchoolRecord = self.repository.get(
-                school_id(uai), projector_func=project_school
-            )
-        except AggregateNotFoundError:
-            return None
-        return school
+        return self.find(school_id(uai), project_school) if is_valid_uai(uai) else None
 
     def ent_year(self, uai: str, school_year: str) -> EntYear:
-        try:
-            found: EntYear = self.repository.get(
-                ent_id(uai, school_year), projector_func=project_ent_year
-            )
-        except AggregateNotFoundError:
-            return EntYear(ent_id(uai, school_year), 0, uai, school_year)
-        return found
+        found = self.find(ent_id(uai, school_year), project_ent_year)
+        return (
+            found if found is not None else EntYear(ent_id(uai, school_year), 0, uai, school_year)
+        )
 
     def gar_year(self, uai: str, school_year: str) -> GarYear:
-        try:
-            found: GarYear = self.repository.get(
-                gar_id(uai, school_year), projector_func=project_gar_year
-            )
-        except AggregateNotFoundError:
-            return GarYear(gar_id(uai, school_year), 0, uai, school_year)
-        return found
+        found = self.find(gar_id(uai, school_year), project_gar_year)
+        return (
+            found if found is not None else GarYear(gar_id(uai, school_year), 0, uai, school_year)
+        )
 
     def _schools_of(
         self, lines: Sequence[tuple[int, str]], school_year: str, by: Principal
@@ -533,11 +517,7 @@ class DataImports(ContractApplication):
             )
         year_errors: list[FieldError] = []
         for academie in academies:
-            try:
-                self.repository.get(
-                    campaign_id(academie, school_year), projector_func=project_campaign
-                )
-            except AggregateNotFoundError:
+            if self.find(campaign_id(academie, school_year), project_campaign) is None:
                 year_errors.append(
                     FieldError(
                         "school_year",
