@@ -231,7 +231,6 @@ class RegisterAndDeclarations:
                    ON CONFLICT (event_id) DO NOTHING""",
                 *columns(self.usage_changes),
             )
-        if self.usage_changes:
             await self.write_usage_sets(conn)
         added = [(u, c, at) for (u, c), (is_added, at) in self.usages.items() if is_added]
         removed = [(u, c) for (u, c), (is_added, _) in self.usages.items() if not is_added]

@@ -3,7 +3,7 @@ campaign's response rate, equipment indices, classes equipped, usages."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import asyncpg
 import msgspec
@@ -189,10 +189,19 @@ async def territory_figures_by_year(
         list(closes),
         list(closes.values()),
     )
+    usages = await territory_usages_by_year(conn, level, code, first, last, at)
+    return {row["r"]: _figures(level, code, at, row, usages[row["r"]]) for row in rows}
+
+
+async def territory_usages_by_year(
+    conn: asyncpg.Connection, level: str, code: str, first: int, last: int, at: datetime
+) -> dict[int, list[UsageCount]]:
+    """The members' usages as each school year from `first` to `last` ended (or at `at`), most
+    declared first."""
     usages: dict[int, list[UsageCount]] = {r: [] for r in range(first, last + 1)}
     for u in await conn.fetch(_sql("WITH " + _USAGES, level), code, at, first, last):
         usages[u["r"]].append(UsageCount(u["code"], u["schools"]))
-    return {row["r"]: _figures(level, code, at, row, usages[row["r"]]) for row in rows}
+    return usages
 
 
 def _figures(
@@ -258,25 +267,8 @@ async def territory_figures(
     )
     assert row is not None
     # Usages as the school year ended (or now, for the current one), like a school's evolution.
-    usages = await conn.fetch(
-        _sql(
-            "WITH "
-            + _MEMBERS_ONLY.replace("{at}", "$2")
-            + """,
-            held AS (
-                SELECT u.codes FROM members m CROSS JOIN LATERAL (
-                    SELECT s.codes FROM reporting.usage_sets s
-                    WHERE s.uai = m.uai AND s.valid_from <= least($2, $3)
-                    ORDER BY s.valid_from DESC LIMIT 1) u)
-            SELECT c.code, count(*) AS schools FROM held h CROSS JOIN unnest(h.codes) AS c(code)
-            GROUP BY c.code ORDER BY count(*) DESC, c.code""",
-            level,
-        ),
-        code,
-        at,
-        datetime(rentree + 1, 9, 1, tzinfo=UTC),
-    )
-    return _figures(level, code, at, row, [UsageCount(u["code"], u["schools"]) for u in usages])
+    usages = (await territory_usages_by_year(conn, level, code, rentree, rentree, at))[rentree]
+    return _figures(level, code, at, row, usages)
 
 
 async def territory_schools(
