@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import ClassVar, Protocol
 
 import asyncpg
@@ -41,6 +43,7 @@ class Delivery:
     position: int
     data: bytes
     subject: str
+    event: Event | None = None  # already decoded from `data`, when it was needed to order it
 
 
 def delivery_of(msg: Msg) -> Delivery | None:
@@ -95,6 +98,73 @@ async def read_log(
             return
         yield [Delivery(None, source.service, r["notification_id"], r["state"], "") for r in rows]
         after = rows[-1]["notification_id"]
+
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+def _decoded(data: bytes) -> Event | None:
+    try:
+        return events.decode(data)
+    except Exception:  # undecodable: whoever applies it parks it, with the reason
+        return None
+
+
+def _recorded(d: Delivery) -> datetime:
+    return d.event.recorded_at if d.event is not None else _EARLIEST
+
+
+async def read_logs(
+    conn: asyncpg.Connection,
+    sources: Sequence[Source],
+    after: Mapping[str, int],
+    before: Mapping[str, int] | None = None,
+    chunk: int = LOG_CHUNK,
+) -> AsyncIterator[list[Delivery]]:
+    """The events of several logs after their positions (and before `before`), as one sequence
+    in the order they were recorded: each log in its own order, the logs interleaved by the
+    moment each event was recorded (read one log after the other, the events of the second would
+    all come after later ones of the first). Each delivery carries its decoded event."""
+    readers = {
+        s.service: aiter(
+            read_log(
+                conn,
+                s,
+                after.get(s.service, 0),
+                None if before is None else before[s.service],
+                chunk,
+            )
+        )
+        for s in sources
+    }
+    heads: dict[str, deque[Delivery]] = {}
+
+    async def refill(service: str) -> None:
+        try:
+            found = await anext(readers[service])
+        except StopAsyncIteration:
+            heads.pop(service, None)
+            return
+        for d in found:
+            d.event = _decoded(d.data)
+        heads[service] = deque(found)
+
+    for service in readers:
+        await refill(service)
+    out: list[Delivery] = []
+    while heads:
+        if len(heads) == 1:
+            ((service, queue),) = heads.items()
+        else:
+            service, queue = min(heads.items(), key=lambda h: _recorded(h[1][0]))
+        out.append(queue.popleft())
+        if not queue:
+            await refill(service)
+        if len(out) >= chunk:
+            yield out
+            out = []
+    if out:
+        yield out
 
 
 async def park(conn: asyncpg.Connection, table: str, d: Delivery, reason: str) -> None:
@@ -194,7 +264,8 @@ class LogConsumer:
                 if filled:
                     log.warning("gap_filled", source=d.source, after=current, count=filled)
                 applied += filled
-            await applier.apply(events.decode(d.data), d.source, d.position, d.data)
+            event = d.event if d.event is not None else events.decode(d.data)
+            await applier.apply(event, d.source, d.position, d.data)
             positions[d.source] = d.position
             applied += 1
         await applier.flush()
@@ -282,16 +353,14 @@ class LogConsumer:
         or to their ends: nothing may depend on JetStream alone keeping an event. Returns how
         many events were read."""
         ours = await self.current_positions(conn)
+        behind = [s for s in self.sources if upto is None or upto.get(s, 0) > ours.get(s, 0)]
+        before = None if upto is None else {s: upto[s] + 1 for s in behind}
         read = 0
-        for service in self.sources:
-            after = ours.get(service, 0)
-            if upto is not None and upto.get(service, 0) <= after:
-                continue
-            before = None if upto is None else upto[service] + 1
-            async for missing in read_log(conn, SOURCES[service], after, before):
-                log.warning("caught_up_from_log", source=service, count=len(missing))
-                await self._apply_batch(conn, missing)
-                read += len(missing)
+        # The logs interleaved as they were recorded, as the bus would have delivered them.
+        async for missing in read_logs(conn, [SOURCES[s] for s in behind], ours, before):
+            log.warning("caught_up_from_log", count=len(missing))
+            await self._apply_batch(conn, missing)
+            read += len(missing)
         return read
 
     async def run(self, stop: asyncio.Event, idle_timeout: float = 1.0) -> None:

@@ -18,7 +18,6 @@ import asyncpg
 import msgspec
 
 from events.ent import (
-    INDICES,
     PeriodFigures,
     explanation,
     index_for,
@@ -29,7 +28,7 @@ from events.ent import (
     rule_for,
 )
 from events.values import parse_school_year, school_year_of_rentree
-from services.reporting.territory import EFFECTIVE_BY_YEAR, LEVELS
+from services.reporting.territory_sums import YearSums, territory_sums
 
 
 class EntPeriod(msgspec.Struct):
@@ -257,29 +256,18 @@ async def school_gar_years(
     }
 
 
-# The declaration in force for each year from $2 to $4 (`EFFECTIVE_BY_YEAR`), and for the
-# schools using the ENT how many periods of the year reached the year's ratio: `events.ent.reaches`
-# in integers ($5 rentrées, $6/$7 the ratios as fractions), each member's rows looked up on their
-# keys (LATERAL).
-_DISTRIBUTION = (
-    "WITH "  # noqa: S608 (constant fragments; the level is checked against LEVELS)
-    + EFFECTIVE_BY_YEAR
-    + """,
-    rules AS (SELECT * FROM unnest($5::int[], $6::bigint[], $7::bigint[]) AS u(r, num, den)),
-    schools AS (
-        SELECT e.year, e.ent, p.reached
-        FROM effective e JOIN rules u ON u.r = e.year LEFT JOIN LATERAL (
-            SELECT count(*) FILTER (
-                       WHERE c.enrolled_pupils > 0 AND c.n * u.den >= u.num * c.enrolled_pupils
-                   ) AS reached
-            FROM (SELECT DISTINCT ON (c.period) c.enrolled_pupils,
-                         c.pupil_connections + c.parent_connections + c.teacher_connections AS n
-                  FROM reporting.ent_connections c
-                  WHERE e.ent AND c.uai = e.uai AND c.rentree = e.year AND c.recorded_at <= $3
-                  ORDER BY c.period, c.recorded_at DESC) c
-            HAVING count(*) > 0) p ON true)
-    SELECT year, ent, reached, count(*) AS schools FROM schools GROUP BY 1, 2, 3"""
-)
+def ent_distribution(level: str, code: str, sums: YearSums) -> EntDistribution:
+    """The ENT use and indices of a territory's schools for one school year."""
+    using = sums.with_ent
+    return EntDistribution(
+        territory=f"{level}:{code}",
+        school_year=school_year_of_rentree(sums.rentree),
+        schools_declared=sums.declared,
+        schools_using_ent=using,
+        using_ent_share=_share(using, sums.declared),
+        schools_without_figures=using - sums.ent_figures,
+        index_distribution={str(i): _share(n, using) for i, n in enumerate(sums.ent_indices())},
+    )
 
 
 async def territory_ent_by_year(
@@ -292,45 +280,8 @@ async def territory_ent_by_year(
 ) -> dict[int, EntDistribution]:
     """The ENT use and indices of a territory's schools (`level` one of LEVELS), for
     every school year from the rentrée `first` to `last`."""
-    if level not in LEVELS:
-        raise ValueError(f"unknown territory level {level!r}")
-    rentrees = list(range(first, last + 1))
-    rules = {r: rule_for(r) for r in rentrees}
-    rows = await conn.fetch(
-        _DISTRIBUTION.replace("{level}", level),
-        code,
-        first,
-        _moment(as_of),
-        last,
-        rentrees,
-        [rules[r].min_ratio.numerator for r in rentrees],
-        [rules[r].min_ratio.denominator for r in rentrees],
-    )
-    declared = dict.fromkeys(rentrees, 0)
-    using = dict.fromkeys(rentrees, 0)
-    with_figures = dict.fromkeys(rentrees, 0)
-    counts = {r: dict.fromkeys(INDICES, 0) for r in rentrees}
-    for row in rows:
-        year, n = row["year"], row["schools"]
-        declared[year] += n
-        if not row["ent"]:
-            continue
-        using[year] += n
-        if row["reached"] is not None:
-            with_figures[year] += n
-            counts[year][index_for(row["reached"], rules[year])] += n
-    return {
-        r: EntDistribution(
-            territory=f"{level}:{code}",
-            school_year=school_year_of_rentree(r),
-            schools_declared=declared[r],
-            schools_using_ent=using[r],
-            using_ent_share=_share(using[r], declared[r]),
-            schools_without_figures=using[r] - with_figures[r],
-            index_distribution={str(i): _share(n, using[r]) for i, n in counts[r].items()},
-        )
-        for r in rentrees
-    }
+    sums = await territory_sums(conn, level, code, first, last, _moment(as_of))
+    return {r: ent_distribution(level, code, s) for r, s in sums.items()}
 
 
 async def territory_ent_distribution(

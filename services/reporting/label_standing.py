@@ -17,6 +17,7 @@ import msgspec
 from events.label import DomainDefinition, domain_levels, global_level
 from events.values import school_year_bounds
 from services.reporting.territory import LEVELS
+from services.reporting.territory_sums import YearSums, territory_sums
 
 _domains = msgspec.json.Decoder(list[DomainDefinition])
 
@@ -65,42 +66,26 @@ def _members(level: str, at: str) -> str:
     )
 
 
+def label_share(level: str, code: str, sums: YearSums) -> LabelShare:
+    return LabelShare(
+        territory=f"{level}:{code}",
+        schools=sums.schools,
+        labelled=sums.labelled,
+        labelled_share=_share(sums.labelled, sums.schools),
+        level_distribution={
+            str(n): _share(count, sums.labelled)
+            for n, count in ((1, sums.l1), (2, sums.l2), (3, sums.l3))
+        },
+    )
+
+
 async def territory_shares_by_year(
     conn: asyncpg.Connection, level: str, code: str, first: int, last: int, at: datetime
 ) -> dict[int, LabelShare]:
     """The share of labelled schools for every school year from `first` to `last`: each
-    member's awards recorded by `at` read once, each year taking the latest valid during it."""
-    rows = await conn.fetch(
-        f"""WITH {_members(level, "$3")},
-            years AS (SELECT r FROM generate_series($2::int, $4::int) AS r),
-            awarded AS (
-                SELECT m.uai, a.rentree, a.valid_until_rentree, a.level
-                FROM members m JOIN reporting.label_awards a ON a.uai = m.uai
-                WHERE a.rentree <= $4 AND coalesce(a.recorded_at, a.awarded_at) <= $3),
-            held AS (
-                SELECT DISTINCT ON (a.uai, y.r) y.r, a.level FROM awarded a JOIN years y
-                  ON a.rentree <= y.r AND a.valid_until_rentree >= y.r
-                ORDER BY a.uai, y.r, a.rentree DESC)
-            SELECT y.r, (SELECT count(*) FROM members) AS schools, count(h.r) AS labelled,
-                   count(*) FILTER (WHERE h.level = 1) AS l1,
-                   count(*) FILTER (WHERE h.level = 2) AS l2,
-                   count(*) FILTER (WHERE h.level = 3) AS l3
-            FROM years y LEFT JOIN held h USING (r) GROUP BY y.r""",  # noqa: S608
-        code,
-        first,
-        at,
-        last,
-    )
-    return {
-        row["r"]: LabelShare(
-            territory=f"{level}:{code}",
-            schools=row["schools"],
-            labelled=row["labelled"],
-            labelled_share=_share(row["labelled"], row["schools"]),
-            level_distribution={str(n): _share(row[f"l{n}"], row["labelled"]) for n in (1, 2, 3)},
-        )
-        for row in rows
-    }
+    member's latest award valid during the year, recorded by `at`."""
+    sums = await territory_sums(conn, level, code, first, last, at)
+    return {r: label_share(level, code, s) for r, s in sums.items()}
 
 
 async def territory_share(

@@ -30,6 +30,8 @@ from events.declarations import (
 from events.envelope import Event
 from events.equipment import equipment_of
 from events.values import parse_school_year, region_of
+from services.reporting.cell_memory import CellMemory
+from services.reporting.cell_projection import CellFigures
 
 _json = msgspec.json.Encoder()
 
@@ -89,18 +91,23 @@ def folds(cls: type[Fold]) -> type[Fold]:
 
 
 class PendingWrites:
-    """A batch's folds, and the history of every event about a school."""
+    """A batch's folds, the territory figures they change, and the history of every event
+    about a school."""
 
-    def __init__(self) -> None:
+    def __init__(self, memory: CellMemory | None = None) -> None:
         self.folds = [cls() for cls in FOLDS]
         self.by_type = {t: f for f in self.folds for t in f.types}
+        # Sees its events besides the fold or handler that owns them, and flushes after them.
+        self.cells = CellFigures(memory)
         self.history: list[tuple[Any, ...]] = []
 
     def __bool__(self) -> bool:
-        return bool(self.history) or any(self.folds)
+        return bool(self.history) or bool(self.cells) or any(self.folds)
 
     def add(self, event: Event) -> bool:
-        """Fold `event`; False when no fold takes its type."""
+        """Fold `event`; False when no fold takes its type (a handler may)."""
+        if type(event) in CellFigures.types:
+            self.cells.add(event)
         fold = self.by_type.get(type(event))
         if fold is None:
             return False
@@ -119,6 +126,8 @@ class PendingWrites:
         for fold in self.folds:
             if fold:
                 await fold.flush(conn)
+        if self.cells:
+            await self.cells.flush(conn)
         if self.history:
             await conn.copy_records_to_table(
                 "school_events", schema_name="reporting", records=self.history

@@ -14,6 +14,7 @@ import asyncpg
 from events.declarations import CampaignOpened, SchoolClosed, UsageCatalogueRevised
 from events.envelope import Event
 from events.values import parse_school_year
+from services.reporting.cell_memory import CellMemory
 from services.reporting.pending_writes import PendingWrites
 
 Handler = Callable[[asyncpg.Connection, Any], Awaitable[None]]
@@ -32,9 +33,9 @@ def handles(*types: type[Event]) -> Callable[[Handler], Handler]:
 class Projection:
     """Applies events, in order, on one open transaction; `flush` before committing."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection, memory: CellMemory | None = None) -> None:
         self.conn = conn
-        self.pending = PendingWrites()
+        self.pending = PendingWrites(memory)
 
     async def apply(self, event: Event, source: str, position: int, data: bytes) -> None:
         """Apply `event`, found at `position` of `source`'s log as the bytes `data`."""

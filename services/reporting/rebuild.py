@@ -22,6 +22,7 @@ from infra import consumer
 from infra.consumer import Delivery
 from infra.relay import SOURCES, Source
 from infra.settings import DatabaseSettings
+from services.reporting.cell_memory import CellMemory
 from services.reporting.projection import Projection
 from services.reporting.projector import (
     PROJECTOR_LOCK,
@@ -38,11 +39,12 @@ LIVE, NEXT = "reporting", "reporting_next"
 CHUNK = 20_000
 
 
-def read_log(
-    conn: asyncpg.Connection, source: Source, after: int, before: int | None
+def read_logs(
+    conn: asyncpg.Connection, sources: list[Source], after: dict[str, int]
 ) -> AsyncIterator[list[Delivery]]:
-    """The logs as the rebuild reads them."""
-    return consumer.read_log(conn, source, after, before, CHUNK)
+    """The logs as the rebuild reads them: interleaved in the order they were recorded, each
+    event decoded."""
+    return consumer.read_logs(conn, sources, after, None, CHUNK)
 
 
 class Retargeted:
@@ -131,25 +133,40 @@ class ProgressBar:
         self.out.flush()
 
 
-async def _apply_chunk(
-    conn: asyncpg.Connection, target: Retargeted, chunk: list[Delivery], report: RebuildReport
+async def _apply(
+    conn: asyncpg.Connection, target: Retargeted, deliveries: list[Delivery], memory: CellMemory
 ) -> None:
+    """In one transaction; what it changed in `memory` is undone if it fails."""
+    memory.begin()
     try:
         async with conn.transaction():
-            projection = Projection(target)
-            for d in chunk:
-                await projection.apply(events.decode(d.data), d.source, d.position, d.data)
+            projection = Projection(target, memory)
+            for d in deliveries:
+                event = d.event if d.event is not None else events.decode(d.data)
+                await projection.apply(event, d.source, d.position, d.data)
             await projection.flush()
+    except BaseException:
+        memory.rollback()
+        raise
+    memory.commit()
+
+
+async def _apply_chunk(
+    conn: asyncpg.Connection,
+    target: Retargeted,
+    chunk: list[Delivery],
+    report: RebuildReport,
+    memory: CellMemory,
+) -> None:
+    try:
+        await _apply(conn, target, chunk, memory)
         report.applied += len(chunk)
     except (asyncpg.PostgresConnectionError, OSError):
         raise
     except Exception:
         for d in chunk:
             try:
-                async with conn.transaction():
-                    projection = Projection(target)
-                    await projection.apply(events.decode(d.data), d.source, d.position, d.data)
-                    await projection.flush()
+                await _apply(conn, target, [d], memory)
                 report.applied += 1
             except (asyncpg.PostgresConnectionError, OSError):
                 raise
@@ -201,13 +218,17 @@ async def rebuild(
                 "ALTER TABLE reporting.school_events DROP CONSTRAINT school_events_pkey"
             )
         positions = {s.service: 0 for s in sources}
-        # While the live models serve: everything up to the head of each log, chunk by chunk.
-        for source in sources:
-            async for chunk in read_log(conn, source, 0, None):
-                await _apply_chunk(conn, target, chunk, report)
-                positions[source.service] = chunk[-1].position
-                if progress is not None:
-                    progress(len(chunk))
+        # While the live models serve: everything up to the head of each log, chunk by chunk,
+        # the territory figures' facts and sums kept in memory, saved once at the end.
+        memory = CellMemory(complete=True)
+        async for chunk in read_logs(conn, sources, positions):
+            await _apply_chunk(conn, target, chunk, report, memory)
+            for d in chunk:
+                positions[d.source] = d.position
+            if progress is not None:
+                progress(len(chunk))
+        await memory.dump(target)
+        del memory
         await target.execute(
             f"ALTER TABLE reporting.school_events ADD CONSTRAINT school_events_pkey {history_key}"
         )
@@ -220,16 +241,16 @@ async def rebuild(
         # The tail, with the live projector held, then the switch.
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", PROJECTOR_LOCK)
-            for source in sources:
-                async for chunk in read_log(conn, source, positions[source.service], None):
-                    projection = Projection(target)
-                    for d in chunk:
-                        await projection.apply(events.decode(d.data), d.source, d.position, d.data)
-                    await projection.flush()
-                    report.applied += len(chunk)
-                    positions[source.service] = chunk[-1].position
-                    if progress is not None:
-                        progress(len(chunk))
+            async for chunk in read_logs(conn, sources, positions):
+                projection = Projection(target)
+                for d in chunk:
+                    event = d.event if d.event is not None else events.decode(d.data)
+                    await projection.apply(event, d.source, d.position, d.data)
+                    positions[d.source] = d.position
+                await projection.flush()
+                report.applied += len(chunk)
+                if progress is not None:
+                    progress(len(chunk))
             await target.executemany(
                 "INSERT INTO reporting.tracking (source, position) VALUES ($1, $2) "
                 "ON CONFLICT (source) DO UPDATE SET position = EXCLUDED.position",

@@ -11,15 +11,17 @@ import msgspec
 
 from events.values import parse_school_year
 from infra.auth import SchoolPlace
-from services.reporting.ent_gar import EntDistribution, territory_ent_by_year
-from services.reporting.label_standing import LabelShare, territory_shares_by_year
+from services.reporting.ent_gar import EntDistribution, ent_distribution
+from services.reporting.label_standing import LabelShare, label_share
 from services.reporting.territory import (
     LEVELS,
     SchoolRow,
     TerritoryFigures,
-    territory_figures_by_year,
     territory_schools,
+    territory_top_usages,
+    year_figures,
 )
+from services.reporting.territory_sums import YearSums, territory_sums
 
 
 class TerritoryYear(msgspec.Struct):
@@ -67,50 +69,17 @@ class EntGarTotals(msgspec.Struct):
     resources_used: int
 
 
+def ent_gar_totals(sums: YearSums) -> EntGarTotals:
+    return EntGarTotals(sums.ent_connections, sums.gar_accesses, sums.gar_resources)
+
+
 async def ent_gar_totals_by_year(
     conn: asyncpg.Connection, level: str, code: str, first: int, last: int, at: datetime
 ) -> dict[int, EntGarTotals]:
     """The territory's ENT connections (last import of each period) and GAR accès (last list of
     each school) for every school year from `first` to `last`, as recorded by `at`."""
-    if level not in LEVELS:
-        raise ValueError(f"unknown territory level {level!r}")
-    rows = await conn.fetch(
-        f"""WITH members AS (
-                SELECT uai FROM reporting.school_versions
-                WHERE {level} = $1 AND valid_from <= $3 AND (valid_to IS NULL OR valid_to > $3)),
-            ent AS (
-                SELECT c.rentree, c.n FROM members m CROSS JOIN LATERAL (
-                    SELECT DISTINCT ON (e.rentree, e.period) e.rentree,
-                           e.pupil_connections + e.parent_connections + e.teacher_connections AS n
-                    FROM reporting.ent_connections e
-                    WHERE e.uai = m.uai AND e.rentree BETWEEN $2 AND $4 AND e.recorded_at <= $3
-                    ORDER BY e.rentree, e.period, e.recorded_at DESC) c),
-            gar AS (
-                SELECT g.rentree, g.resource, g.accesses FROM members m CROSS JOIN LATERAL (
-                    SELECT l.rentree, max(l.recorded_at) AS at FROM reporting.gar_accesses l
-                    WHERE l.uai = m.uai AND l.rentree BETWEEN $2 AND $4 AND l.recorded_at <= $3
-                    GROUP BY l.rentree) l
-                JOIN reporting.gar_accesses g
-                  ON g.uai = m.uai AND g.rentree = l.rentree AND g.recorded_at = l.at),
-            -- Each CTE summed once for all years (a subquery a year would redo its lookups).
-            ent_sums AS (SELECT rentree, sum(n) AS n FROM ent GROUP BY rentree),
-            gar_sums AS (
-                SELECT rentree, sum(accesses) AS accesses,
-                       count(DISTINCT resource) FILTER (WHERE accesses > 0) AS resources
-                FROM gar GROUP BY rentree)
-            SELECT y.r, coalesce(e.n, 0) AS connections, coalesce(g.accesses, 0) AS accesses,
-                   coalesce(g.resources, 0) AS resources
-            FROM generate_series($2::int, $4::int) AS y(r)
-            LEFT JOIN ent_sums e ON e.rentree = y.r LEFT JOIN gar_sums g ON g.rentree = y.r""",  # noqa: S608
-        code,
-        first,
-        at,
-        last,
-    )
-    return {
-        r["r"]: EntGarTotals(int(r["connections"]), int(r["accesses"]), int(r["resources"]))
-        for r in rows
-    }
+    sums = await territory_sums(conn, level, code, first, last, at)
+    return {r: ent_gar_totals(s) for r, s in sums.items()}
 
 
 async def first_rentree(conn: asyncpg.Connection) -> int | None:
@@ -123,35 +92,33 @@ async def territory_profile(
 ) -> TerritoryProfile:
     rentree = parse_school_year(school_year)
     start = min(await first_rentree(conn) or rentree, rentree)
-    # Each concern once for every year of the evolution (a pass over each member's rows), not
-    # once a year.
-    figures = await territory_figures_by_year(conn, level, code, start, rentree, at)
-    totals = await ent_gar_totals_by_year(conn, level, code, start, rentree, at)
-    ent = await territory_ent_by_year(conn, level, code, start, rentree, at)
-    labels = await territory_shares_by_year(conn, level, code, start, rentree, at)
-    evolution = [
-        TerritoryYear(
-            rentree=r,
-            school_year=f.school_year,
-            schools=f.schools,
-            response_rate=f.response_rate,
-            index_distribution=f.index_distribution,
-            teacher_share=f.teacher_share,
-            pupil_share=f.pupil_share,
-            usages_declared=f.usages_declared,
-            ent=ent[r],
-            ent_connections=totals[r].connections,
-            gar_accesses=totals[r].accesses,
-            gar_resources_used=totals[r].resources_used,
-            label=labels[r],
+    sums = await territory_sums(conn, level, code, start, rentree, at)
+    top = await territory_top_usages(conn, level, code, rentree, at)
+    evolution = []
+    for r, year in sorted(sums.items()):
+        f = year_figures(level, code, at, year, [])
+        evolution.append(
+            TerritoryYear(
+                rentree=r,
+                school_year=f.school_year,
+                schools=f.schools,
+                response_rate=f.response_rate,
+                index_distribution=f.index_distribution,
+                teacher_share=f.teacher_share,
+                pupil_share=f.pupil_share,
+                usages_declared=f.usages_declared,
+                ent=ent_distribution(level, code, year),
+                ent_connections=year.ent_connections,
+                gar_accesses=year.gar_accesses,
+                gar_resources_used=year.gar_resources,
+                label=label_share(level, code, year),
+            )
         )
-        for r, f in sorted(figures.items())
-    ]
     return TerritoryProfile(
         level=level,
         code=code,
         produced_at=datetime.now(at.tzinfo),
-        figures=figures[rentree],
+        figures=year_figures(level, code, at, sums[rentree], top),
         evolution=evolution,
         schools=await territory_schools(conn, level, code, rentree, at),
     )

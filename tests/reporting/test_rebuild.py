@@ -10,13 +10,14 @@ import asyncpg
 from litestar.testing import AsyncTestClient
 
 from events.values import Role
+from infra.consumer import read_logs
 from infra.relay import SOURCES
 from infra.settings import AuthSettings, DatabaseSettings, NatsSettings
 from services.declarations.app import open_application
 from services.declarations.demo import load_demo
 from services.label.demo import load_demo as load_label_demo
 from services.reporting.app import create_app
-from services.reporting.projector import Projector, ensure_read_models, read_log
+from services.reporting.projector import Projector, ensure_read_models
 from services.reporting.rebuild import ProgressBar, log_size, rebuild
 from tests.support import bearer
 
@@ -47,16 +48,22 @@ async def checksums(conn: asyncpg.Connection, schema: str = "reporting") -> dict
     return sums
 
 
-async def project_live(database: DatabaseSettings, conn: asyncpg.Connection) -> None:
-    """What the live projector does, in batches of an odd size."""
+async def project_live(
+    database: DatabaseSettings, conn: asyncpg.Connection, interleaved: bool = True
+) -> None:
+    """What the live projector does, in batches of an odd size: the logs interleaved as they
+    were recorded (as the bus delivers them), or one after the other."""
     projector = Projector(database, NatsSettings(url="nats://unused"))
     projector.generation = await conn.fetchval(
         "SELECT value FROM reporting.meta WHERE key = 'generation'"
     )
-    for source in SOURCES.values():
-        if await conn.fetchval("SELECT to_regclass($1)", f"{source.schema}.{source.table}") is None:
-            continue
-        async for chunk in read_log(conn, source, 0, None):
+    sources = [
+        s
+        for s in SOURCES.values()
+        if await conn.fetchval("SELECT to_regclass($1)", f"{s.schema}.{s.table}") is not None
+    ]
+    for logs in [sources] if interleaved else [[s] for s in sources]:
+        async for chunk in read_logs(conn, logs, {}):
             for start in range(0, len(chunk), 137):
                 await projector._apply_batch(conn, chunk[start : start + 137])
 

@@ -1,0 +1,502 @@
+"""How events change the territory figures kept in cells (`sql/004_territory_figures.sql`).
+
+Each event that changes what a school adds to its territories (register, campaigns,
+declarations, usages, ENT and GAR imports, awards) updates the school's facts; the difference
+between its contributions before and after (`contribution.py`) is a step of its cell's sums, at
+the moment the event was recorded. A batch's steps are sorted by that moment, so each cell gets
+a version at every moment its sums changed: the figures of any territory at any moment are the
+latest versions of its cells by then.
+
+Events are applied in the order the logs deliver them, which is nearly, not exactly, the order
+they were recorded in. A step earlier than its cell's latest version is added to that version,
+and the moments in between, where the cell's versions may be inexact, are kept in
+`cell_disorder`: reads there are answered from the members. So is an event applied after a later
+one of the same school, over the time between the two.
+
+The cells hold the school years from the first one an event was about; a year an event brings
+(a campaign, an import, the calendar) is added with every school's contribution to it, and is
+read from the cells from then on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+import asyncpg
+import msgspec
+
+from events.data_imports import EntConnectionsImported, GarAccessesImported
+from events.declarations import (
+    CampaignOpened,
+    DeclarationConfirmed,
+    DeclarationSubmitted,
+    SchoolClosed,
+    SchoolDetailsChanged,
+    SchoolRegistered,
+    UsageAdded,
+    UsageRemoved,
+)
+from events.envelope import Event
+from events.equipment import equipment_index, equipment_of
+from events.label import LabelAwarded
+from events.values import parse_school_year
+from services.reporting.cell_memory import CellMemory
+from services.reporting.contribution import (
+    NOTHING,
+    Answers,
+    Contribution,
+    SchoolFacts,
+    cell_of,
+    contribution,
+    end_of,
+    paris_day,
+    territories_of,
+    year_of,
+)
+
+_json = msgspec.json.Encoder()
+
+Delta = tuple[tuple[int, ...] | None, dict[str, int], dict[str, int]]
+Key = tuple[int, int]  # (cell, rentrée)
+
+
+def _difference(before: Contribution, after: Contribution) -> Delta | None:
+    values = (
+        None
+        if before.values == after.values
+        else tuple(a - b for a, b in zip(after.values, before.values, strict=True))
+    )
+    usages = _set_difference(before.usages, after.usages)
+    resources = _set_difference(before.resources, after.resources)
+    if values is None and not usages and not resources:
+        return None
+    return values, usages, resources
+
+
+def _set_difference(before: tuple[str, ...], after: tuple[str, ...]) -> dict[str, int]:
+    if before == after:
+        return {}
+    b, a = set(before), set(after)
+    return {**dict.fromkeys(a - b, 1), **dict.fromkeys(b - a, -1)}
+
+
+def _targets(e: Event) -> list[int]:
+    """The school years an event needs the cells to hold: the one it was recorded in, and the
+    one it is about."""
+    years = [year_of(e.recorded_at)]
+    if isinstance(
+        e,
+        CampaignOpened
+        | DeclarationSubmitted
+        | DeclarationConfirmed
+        | EntConnectionsImported
+        | GarAccessesImported
+        | LabelAwarded,
+    ):
+        years.append(parse_school_year(e.school_year))
+    return years
+
+
+@dataclass
+class CellSteps:
+    """Applies events to a memory's facts, collecting the steps of the cells' sums."""
+
+    memory: CellMemory
+    steps: dict[Key, list[tuple[datetime, int, Delta]]] = field(default_factory=dict)
+    disorder: dict[int, list[tuple[datetime, datetime]]] = field(default_factory=dict)
+    seq: int = 0
+
+    # -- the school years held ---------------------------------------------------------------
+
+    def needs_years(self, events: Iterable[Event]) -> bool:
+        """Whether these events bring a school year the cells do not hold yet."""
+        held = self.memory.years
+        return any(y not in held for e in events for y in _targets(e))
+
+    def hold(self, years: list[int], at: datetime) -> None:
+        held = self.memory.years
+        if not held:
+            wanted = range(min(years), max(years) + 1)
+        else:
+            low, high = min(held), max(held)
+            wanted = range(min(low, *years), max(high, *years) + 1)
+        # Upwards in order: a new year starts with the usages of the year before it.
+        for rentree in sorted(set(wanted) - set(held)):
+            self.add_year(rentree, at)
+
+    def add_year(self, rentree: int, at: datetime) -> None:
+        upwards = bool(self.memory.years) and rentree > max(self.memory.years)
+        self.memory.add_year(rentree, at)
+        closes = self.memory.campaigns
+        for uai, facts in list(self.memory.schools.items()):
+            if upwards and (codes := facts.usages.get(rentree - 1)):
+                facts = self.memory.school(uai)
+                facts.usages[rentree] = codes
+            if facts.cell is not None:
+                new = contribution(facts, rentree, closes)
+                self.emit(facts, facts.cell, rentree, at, NOTHING, new)
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    def emit(
+        self,
+        facts: SchoolFacts,
+        cell: int,
+        rentree: int,
+        at: datetime,
+        before: Contribution,
+        after: Contribution,
+    ) -> None:
+        delta = _difference(before, after)
+        if delta is None:
+            return
+        self.steps.setdefault((cell, rentree), []).append((at, self.seq, delta))
+        self.seq += 1
+        if facts.last_at is not None and at < facts.last_at:
+            # Applied after a later event of the same school: inexact in between.
+            for c in _cells_between(facts, at, facts.last_at):
+                self.disorder.setdefault(c, []).append((at, facts.last_at))
+
+    def change(
+        self,
+        facts: SchoolFacts,
+        years: Iterable[int],
+        at: datetime,
+        mutate: Any,
+    ) -> None:
+        """Apply `mutate` to the facts; step the cells by what it changes in `years`."""
+        closes = self.memory.campaigns
+        cell_before = facts.cell
+        before = {r: contribution(facts, r, closes) for r in years}
+        mutate()
+        cell_after = facts.cell
+        for r, old in before.items():
+            new = contribution(facts, r, closes)
+            if cell_before == cell_after:
+                if cell_after is not None:
+                    self.emit(facts, cell_after, r, at, old, new)
+                continue
+            if cell_before is not None:
+                self.emit(facts, cell_before, r, at, old, NOTHING)
+            if cell_after is not None:
+                self.emit(facts, cell_after, r, at, NOTHING, new)
+        if facts.last_at is None or at > facts.last_at:
+            facts.last_at = at
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def apply(self, e: Event) -> None:
+        at = e.recorded_at
+        if self.needs_years([e]):
+            self.hold(_targets(e), at)
+        if isinstance(e, CampaignOpened):
+            self.campaign(e)
+            return
+        assert e.uai is not None
+        facts = self.memory.school(e.uai)
+        held = sorted(self.memory.years)
+        if isinstance(e, SchoolRegistered | SchoolDetailsChanged):
+            cell = cell_of(e.details)
+            self.memory.add_cell(cell, territories_of(e.details))
+            if facts.cell == cell and facts.academie == e.details.academie:
+                return
+
+            def place() -> None:
+                facts.cell, facts.academie = cell, e.details.academie
+                facts.places.append((at, cell))
+
+            self.change(facts, held, at, place)
+        elif isinstance(e, SchoolClosed):
+            if facts.cell is None:
+                return
+
+            def close() -> None:
+                facts.cell = None
+                facts.places.append((at, None))
+
+            self.change(facts, held, at, close)
+        elif isinstance(e, DeclarationSubmitted | DeclarationConfirmed):
+            self.declaration(facts, e)
+        elif isinstance(e, UsageAdded | UsageRemoved):
+            self.usage(facts, e, held)
+        elif isinstance(e, EntConnectionsImported):
+            rentree = parse_school_year(e.school_year)
+            c = e.connections
+            figures = (c.pupils + c.parents + c.teachers, e.enrolled_pupils)
+            self.change(
+                facts,
+                [rentree],
+                at,
+                lambda: facts.ent.setdefault(rentree, {}).__setitem__(e.period, figures),
+            )
+        elif isinstance(e, GarAccessesImported):
+            self.gar(facts, e)
+        elif isinstance(e, LabelAwarded):
+            rentree, until = parse_school_year(e.school_year), parse_school_year(e.valid_until)
+            if rentree in facts.awards:
+                return  # a school's first award of a year stands
+            years = [r for r in held if rentree <= r <= until]
+            self.change(
+                facts, years, at, lambda: facts.awards.__setitem__(rentree, (until, e.level))
+            )
+
+    def declaration(
+        self, facts: SchoolFacts, e: DeclarationSubmitted | DeclarationConfirmed
+    ) -> None:
+        rentree = parse_school_year(e.school_year)
+        a = e.answers
+        eq = equipment_of(a)
+        robots = a.get("A3", 0)
+        earlier = facts.answers.get(rentree)
+        answers = Answers(
+            eq.classes,
+            eq.teacher,
+            eq.pupil,
+            equipment_index(eq.classes, eq.teacher, eq.pupil),
+            isinstance(robots, int) and not isinstance(robots, bool) and robots > 0,
+            a.get("A7") is True,
+            earlier.first_on if earlier is not None else paris_day(e.recorded_at),
+        )
+        # Carried forward up to the school's next answered year.
+        following = min((r for r in facts.answers if r > rentree), default=None)
+        years = [
+            r for r in self.memory.years if r >= rentree and (following is None or r < following)
+        ]
+        self.change(
+            facts, years, e.recorded_at, lambda: facts.answers.__setitem__(rentree, answers)
+        )
+
+    def usage(self, facts: SchoolFacts, e: UsageAdded | UsageRemoved, held: list[int]) -> None:
+        at = e.recorded_at
+        years = [r for r in held if end_of(r) > at]  # years not ended when it was recorded
+
+        def mutate() -> None:
+            for r in years:
+                codes = set(facts.usages.get(r, ()))
+                if isinstance(e, UsageAdded):
+                    codes.add(e.code)
+                else:
+                    codes.discard(e.code)
+                facts.usages[r] = tuple(sorted(codes))
+
+        self.change(facts, years, at, mutate)
+
+    def gar(self, facts: SchoolFacts, e: GarAccessesImported) -> None:
+        if not e.resources:
+            return  # an empty list leaves the previous one in force
+        rentree = parse_school_year(e.school_year)
+        accesses: dict[str, int] = {}
+        for r in e.resources:
+            accesses.setdefault(r.resource, r.accesses)  # a resource's first line stands
+        used = tuple(sorted(name for name, n in accesses.items() if n > 0))
+        listed = (sum(accesses.values()), used)
+        self.change(facts, [rentree], e.recorded_at, lambda: facts.gar.__setitem__(rentree, listed))
+
+    def campaign(self, e: CampaignOpened) -> None:
+        rentree = parse_school_year(e.school_year)
+        known = self.memory.campaigns.get((e.academie, rentree))
+        closes = e.closes_on if known is None else max(known, e.closes_on)
+        if closes == known:
+            return
+        # The schools of the académie that answered for the year (loaded beforehand).
+        answered = [
+            uai
+            for uai, f in self.memory.schools.items()
+            if f.academie == e.academie and rentree in f.answers and f.cell is not None
+        ]
+        closes_before = dict(self.memory.campaigns)
+        before = {u: contribution(self.memory.schools[u], rentree, closes_before) for u in answered}
+        self.memory.set_campaign(e.academie, rentree, closes)
+        for uai in answered:
+            facts = self.memory.school(uai)
+            assert facts.cell is not None
+            new = contribution(facts, rentree, self.memory.campaigns)
+            self.emit(facts, facts.cell, rentree, e.recorded_at, before[uai], new)
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    async def write(self, conn: asyncpg.Connection) -> None:
+        figures: list[tuple[Any, ...]] = []
+        usages: dict[tuple[int, int, str, datetime], int] = {}
+        resources: dict[tuple[int, int, datetime], list[str]] = {}
+        for key in sorted(self.steps):
+            cell, rentree = key
+            sums = self.memory.cell_sums(key)
+            latest = sums.at
+            versions: dict[datetime, tuple[int, ...]] = {}
+            for at, _, (values, usage, resource) in sorted(self.steps[key], key=_by_moment):
+                if latest is not None and at < latest:
+                    # Earlier than a version already there: added to it, inexact in between.
+                    self.disorder.setdefault(cell, []).append((at, latest))
+                    at = latest
+                if values is not None:
+                    sums.values = [s + d for s, d in zip(sums.values, values, strict=True)]
+                for code, d in usage.items():
+                    n = sums.usages.get(code, 0) + d
+                    if n:
+                        sums.usages[code] = n
+                    else:
+                        sums.usages.pop(code, None)
+                    usages[(cell, rentree, code, at)] = n
+                if resource:
+                    used_before = set(sums.resources)
+                    for name, d in resource.items():
+                        n = sums.resources.get(name, 0) + d
+                        if n:
+                            sums.resources[name] = n
+                        else:
+                            sums.resources.pop(name, None)
+                    if sums.resources.keys() != used_before:
+                        resources[(cell, rentree, at)] = sorted(sums.resources)
+                versions[at] = tuple(sums.values)
+                latest = at
+            sums.at = latest
+            figures.extend((cell, rentree, at, *v) for at, v in versions.items())
+        self.steps.clear()
+        if figures:
+            await conn.execute(_UPSERT_FIGURES, *_columns(figures))
+        if usages:
+            await conn.execute(
+                """INSERT INTO reporting.cell_usages
+                   SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::timestamptz[],
+                       $5::int[])
+                   ON CONFLICT (cell, rentree, code, valid_from)
+                   DO UPDATE SET schools = EXCLUDED.schools""",
+                *_columns([(*k, n) for k, n in usages.items()]),
+            )
+        if resources:
+            # Each set travels as a JSON array: unnest cannot take arrays of uneven arrays.
+            await conn.execute(
+                """INSERT INTO reporting.cell_gar_resources
+                   SELECT k.cell, k.rentree, k.at, ARRAY(SELECT jsonb_array_elements_text(k.r))
+                   FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::jsonb[])
+                       AS k(cell, rentree, at, r)
+                   ON CONFLICT (cell, rentree, valid_from)
+                   DO UPDATE SET resources = EXCLUDED.resources""",
+                [k[0] for k in resources],
+                [k[1] for k in resources],
+                [k[2] for k in resources],
+                [_json.encode(v).decode() for v in resources.values()],
+            )
+        if self.disorder:
+            spans = [(c, lo, hi) for c, found in self.disorder.items() for lo, hi in _merged(found)]
+            await conn.execute(
+                """INSERT INTO reporting.cell_disorder
+                   SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[])
+                   ON CONFLICT DO NOTHING""",
+                *_columns(spans),
+            )
+            self.disorder.clear()
+
+
+def _by_moment(step: tuple[datetime, int, Delta]) -> tuple[datetime, int]:
+    return step[0], step[1]
+
+
+def _cells_between(facts: SchoolFacts, start: datetime, end: datetime) -> set[int]:
+    """The cells the school was in at some moment from `start` to `end`."""
+    found: set[int] = set()
+    for i, (since, cell) in enumerate(facts.places):
+        until = facts.places[i + 1][0] if i + 1 < len(facts.places) else None
+        if cell is not None and since <= end and (until is None or until > start):
+            found.add(cell)
+    return found
+
+
+def _merged(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    out: list[tuple[datetime, datetime]] = []
+    for lo, hi in sorted(spans):
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    return [list(c) for c in zip(*rows, strict=True)]
+
+
+_UPSERT_FIGURES = """
+    INSERT INTO reporting.cell_figures
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::int[], $5::int[],
+        $6::int[], $7::int[], $8::bigint[], $9::bigint[], $10::bigint[], $11::int[], $12::int[],
+        $13::int[], $14::int[], $15::int[], $16::int[], $17::int[], $18::int[], $19::int[],
+        $20::int[], $21::int[], $22::int[], $23::bigint[], $24::bigint[], $25::int[], $26::int[],
+        $27::int[], $28::int[])
+    ON CONFLICT (cell, rentree, valid_from) DO UPDATE SET
+        schools = EXCLUDED.schools, answered = EXCLUDED.answered, on_time = EXCLUDED.on_time,
+        declared = EXCLUDED.declared, classes = EXCLUDED.classes, teacher = EXCLUDED.teacher,
+        pupil = EXCLUDED.pupil, with_robots = EXCLUDED.with_robots, with_ent = EXCLUDED.with_ent,
+        i0 = EXCLUDED.i0, i1 = EXCLUDED.i1, i2 = EXCLUDED.i2, i3 = EXCLUDED.i3,
+        usages = EXCLUDED.usages, ent_figures = EXCLUDED.ent_figures, e0 = EXCLUDED.e0,
+        e1 = EXCLUDED.e1, e2 = EXCLUDED.e2, e3 = EXCLUDED.e3,
+        ent_connections = EXCLUDED.ent_connections, gar_accesses = EXCLUDED.gar_accesses,
+        labelled = EXCLUDED.labelled, l1 = EXCLUDED.l1, l2 = EXCLUDED.l2, l3 = EXCLUDED.l3"""
+
+
+@dataclass
+class CellFigures:
+    """The fold of every event that changes a territory's figures, flushed after the others
+    (it reads the declarations they wrote to find who a campaign concerns)."""
+
+    types: ClassVar[tuple[type[Event], ...]] = (
+        SchoolRegistered, SchoolDetailsChanged, SchoolClosed, CampaignOpened,
+        DeclarationSubmitted, DeclarationConfirmed, UsageAdded, UsageRemoved,
+        EntConnectionsImported, GarAccessesImported, LabelAwarded,
+    )  # fmt: skip
+
+    memory: CellMemory | None = None  # kept by a rebuild; a fresh one each flush otherwise
+    events: list[Event] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.events)
+
+    def add(self, event: Event) -> None:
+        self.events.append(event)
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        memory = self.memory or CellMemory()
+        batch, self.events = self.events, []
+        await load(conn, memory, batch)
+        steps = CellSteps(memory)
+        for e in batch:
+            steps.apply(e)
+        await memory.save_settings(conn)
+        await steps.write(conn)
+        if not memory.complete:
+            await memory.save(conn)
+
+
+async def load(conn: asyncpg.Connection, memory: CellMemory, batch: list[Event]) -> None:
+    """What applying `batch` needs of the read models: the facts of its schools, the sums of
+    their cells; of every school and cell when it adds a school year."""
+    await memory.load_settings(conn)
+    if memory.complete:
+        return
+    if CellSteps(memory).needs_years(batch):
+        await memory.load_schools(conn, None)
+        await memory.load_cells(conn, None)
+        return
+    uais = {e.uai for e in batch if e.uai is not None}
+    for e in batch:
+        if isinstance(e, CampaignOpened):
+            uais.update(
+                r["uai"]
+                for r in await conn.fetch(
+                    """SELECT DISTINCT d.uai FROM reporting.declaration_versions d
+                       JOIN reporting.schools s USING (uai)
+                       WHERE d.rentree = $1 AND s.academie = $2""",
+                    parse_school_year(e.school_year),
+                    e.academie,
+                )
+            )
+    await memory.load_schools(conn, uais)
+    cells = {f.cell for u in uais if (f := memory.schools.get(u)) is not None and f.cell}
+    cells.update(
+        cell_of(e.details) for e in batch if isinstance(e, SchoolRegistered | SchoolDetailsChanged)
+    )
+    await memory.load_cells(conn, cells)

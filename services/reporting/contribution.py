@@ -1,0 +1,169 @@
+"""What one school adds to the figures of its territories for a school year.
+
+A territory's figures at a moment are sums over its open member schools then: how many schools,
+answered (on time), declared answers in force, classes equipped, indices, usages, ENT indices
+and connections, GAR accès, labels (`FIELDS`). The projection keeps what it needs to know of
+each school (`SchoolFacts`), computes the school's `contribution` to each school year from it,
+and adds the difference an event makes to the school's cell (`cell_of`). The same figures read
+from the members in SQL (`services/reporting/territory.py`) are the reference the tests hold
+these to, so both follow the same rules:
+
+- answers in force for a school year: its own, or the latest earlier ones carried forward;
+  *on time* when first given by the day the campaign of the school's académie closed (Paris
+  time), or when no campaign is known;
+- usages as the school year ended (or now, for a year not yet ended);
+- the ENT index (`events.ent`) of a school using the ENT (A7 of the answers in force) with
+  connections imported for the year; connections count for every open school;
+- GAR: the latest list imported for the year (an empty list leaves the previous one);
+- label: the latest award valid during the year; a school's first award of a year stands.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from events.declarations import SchoolDetails
+from events.ent import PeriodFigures, index_for, periods_reached, rule_for
+from events.values import region_of
+
+PARIS = ZoneInfo("Europe/Paris")
+
+FIELDS = (
+    "schools", "answered", "on_time", "declared", "classes", "teacher", "pupil", "with_robots",
+    "with_ent", "i0", "i1", "i2", "i3", "usages", "ent_figures", "e0", "e1", "e2", "e3",
+    "ent_connections", "gar_accesses", "labelled", "l1", "l2", "l3",
+)  # fmt: skip
+WIDTH = len(FIELDS)
+ZEROS = (0,) * WIDTH
+
+
+class Answers(msgspec.Struct, array_like=True, frozen=True):
+    """A school's answers for one rentrée, as last given, and the day they were first given."""
+
+    classes: int
+    teacher: int
+    pupil: int
+    index: int
+    robots: bool
+    ent: bool
+    first_on: date  # Paris date
+
+
+class SchoolFacts(msgspec.Struct, array_like=True):
+    """What the projection knows of a school, as of the latest event applied to it."""
+
+    cell: int | None = None  # None: not registered, or closed
+    academie: str | None = None
+    last_at: datetime | None = None  # the latest recording moment applied
+    # Each cell it was in, from when: to find the cells an event applied late touched.
+    places: list[tuple[datetime, int | None]] = msgspec.field(default_factory=list)
+    answers: dict[int, Answers] = msgspec.field(default_factory=dict)
+    # Its usages as each school year kept by the cells ended (or now), by rentrée.
+    usages: dict[int, tuple[str, ...]] = msgspec.field(default_factory=dict)
+    # ENT connections in force: rentrée -> period -> (connections, pupils enrolled).
+    ent: dict[int, dict[int, tuple[int, int]]] = msgspec.field(default_factory=dict)
+    # GAR list in force: rentrée -> (accès, resources with at least one accès).
+    gar: dict[int, tuple[int, tuple[str, ...]]] = msgspec.field(default_factory=dict)
+    # Awards: rentrée awarded -> (last rentrée valid, level).
+    awards: dict[int, tuple[int, int]] = msgspec.field(default_factory=dict)
+
+
+class Contribution(NamedTuple):
+    values: tuple[int, ...]  # one an element of FIELDS
+    usages: tuple[str, ...]  # usage codes
+    resources: tuple[str, ...]  # GAR resources used
+
+
+NOTHING = Contribution(ZEROS, (), ())
+
+
+def cell_of(d: SchoolDetails) -> int:
+    """The cell of a school placed as `d` says: a stable 64-bit key of its territories."""
+    key = "\x1f".join((d.circonscription or "", d.bassin or "", d.departement, d.academie))
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def territories_of(d: SchoolDetails) -> tuple[str | None, str | None, str, str, str]:
+    return d.circonscription, d.bassin, d.departement, d.academie, region_of(d.academie)
+
+
+def year_of(moment: datetime) -> int:
+    """The rentrée of the school year a moment falls in, as the usages count them (a school
+    year ends on 1 September, UTC)."""
+    moment = moment.astimezone(UTC)
+    return moment.year if moment.month >= 9 else moment.year - 1
+
+
+def end_of(rentree: int) -> datetime:
+    return datetime(rentree + 1, 9, 1, tzinfo=UTC)
+
+
+def paris_day(moment: datetime) -> date:
+    return moment.astimezone(PARIS).date()
+
+
+def in_force(answers: Mapping[int, Answers], rentree: int) -> Answers | None:
+    best = -1
+    for r in answers:
+        if best < r <= rentree:
+            best = r
+    return answers[best] if best >= 0 else None
+
+
+def award_held(awards: Mapping[int, tuple[int, int]], rentree: int) -> int | None:
+    """The level of the latest award valid during the year, if any."""
+    best = -1
+    for r, (until, _) in awards.items():
+        if best < r <= rentree <= until:
+            best = r
+    return awards[best][1] if best >= 0 else None
+
+
+def contribution(
+    facts: SchoolFacts, rentree: int, closes: Mapping[tuple[str, int], date]
+) -> Contribution:
+    """What the school adds to its cell's figures of the school year `rentree`."""
+    if facts.cell is None:
+        return NOTHING
+    v = [0] * WIDTH
+    v[0] = 1
+    a = in_force(facts.answers, rentree)
+    if a is not None:
+        own = facts.answers.get(rentree)
+        if own is not None:
+            v[1] = 1
+            closing = closes.get((facts.academie or "", rentree))
+            v[2] = 1 if closing is None or own.first_on <= closing else 0
+        v[3] = 1
+        v[4], v[5], v[6] = a.classes, a.teacher, a.pupil
+        v[7] = 1 if a.robots else 0
+        v[8] = 1 if a.ent else 0
+        v[9 + a.index] = 1
+    codes = facts.usages.get(rentree, ())
+    v[13] = len(codes)
+    periods = facts.ent.get(rentree)
+    if periods:
+        v[19] = sum(c for c, _ in periods.values())
+        if a is not None and a.ent:
+            rule = rule_for(rentree)
+            reached = periods_reached(
+                (PeriodFigures(p, c, n) for p, (c, n) in periods.items()), rule
+            )
+            v[14] = 1
+            v[15 + index_for(reached, rule)] = 1
+    resources: tuple[str, ...] = ()
+    gar = facts.gar.get(rentree)
+    if gar is not None:
+        v[20], resources = gar
+    level = award_held(facts.awards, rentree)
+    if level is not None:
+        v[21] = 1
+        if 1 <= level <= 3:
+            v[21 + level] = 1
+    return Contribution(tuple(v), codes, resources)

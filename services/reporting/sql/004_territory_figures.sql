@@ -1,0 +1,103 @@
+-- Territory figures kept by the projection, so that a territory's figures at any moment are a
+-- few index lookups instead of a pass over its member schools (`services/reporting/cells.py`).
+-- Disposable like every read model: rebuilt from the logs.
+CREATE SCHEMA IF NOT EXISTS reporting;
+
+-- A cell: the schools sharing one circonscription, bassin, département and académie. Every
+-- territory is a union of cells, and a school is in one cell at a time.
+CREATE TABLE IF NOT EXISTS reporting.cells (
+    cell bigint PRIMARY KEY,
+    circonscription text,
+    bassin text,
+    departement text NOT NULL,
+    academie text NOT NULL,
+    region text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cells_circonscription ON reporting.cells (circonscription);
+CREATE INDEX IF NOT EXISTS cells_bassin ON reporting.cells (bassin);
+CREATE INDEX IF NOT EXISTS cells_departement ON reporting.cells (departement);
+CREATE INDEX IF NOT EXISTS cells_academie ON reporting.cells (academie);
+CREATE INDEX IF NOT EXISTS cells_region ON reporting.cells (region);
+
+-- The school years the cells hold figures for, each from the moment it was added: a read of
+-- a year at an earlier moment is answered from the members instead.
+CREATE TABLE IF NOT EXISTS reporting.figure_years (
+    rentree integer PRIMARY KEY,
+    since timestamptz NOT NULL
+);
+
+-- The sums of a cell's open schools for one school year, from the moment they were recorded
+-- until the next version (the fields of `services/reporting/contribution.py`).
+CREATE TABLE IF NOT EXISTS reporting.cell_figures (
+    cell bigint NOT NULL,
+    rentree integer NOT NULL,
+    valid_from timestamptz NOT NULL,
+    schools integer NOT NULL,
+    answered integer NOT NULL,
+    on_time integer NOT NULL,
+    declared integer NOT NULL,
+    classes bigint NOT NULL,
+    teacher bigint NOT NULL,
+    pupil bigint NOT NULL,
+    with_robots integer NOT NULL,
+    with_ent integer NOT NULL,
+    i0 integer NOT NULL,
+    i1 integer NOT NULL,
+    i2 integer NOT NULL,
+    i3 integer NOT NULL,
+    usages integer NOT NULL,
+    ent_figures integer NOT NULL,
+    e0 integer NOT NULL,
+    e1 integer NOT NULL,
+    e2 integer NOT NULL,
+    e3 integer NOT NULL,
+    ent_connections bigint NOT NULL,
+    gar_accesses bigint NOT NULL,
+    labelled integer NOT NULL,
+    l1 integer NOT NULL,
+    l2 integer NOT NULL,
+    l3 integer NOT NULL,
+    PRIMARY KEY (cell, rentree, valid_from)
+);
+
+-- How many of a cell's schools declared each usage, as the school year ended (or now).
+CREATE TABLE IF NOT EXISTS reporting.cell_usages (
+    cell bigint NOT NULL,
+    rentree integer NOT NULL,
+    code text NOT NULL,
+    valid_from timestamptz NOT NULL,
+    schools integer NOT NULL,
+    PRIMARY KEY (cell, rentree, code, valid_from)
+);
+
+-- The GAR resources a cell's schools used in a school year, each time that set changed.
+CREATE TABLE IF NOT EXISTS reporting.cell_gar_resources (
+    cell bigint NOT NULL,
+    rentree integer NOT NULL,
+    valid_from timestamptz NOT NULL,
+    resources text[] NOT NULL,
+    PRIMARY KEY (cell, rentree, valid_from)
+);
+
+-- Moments at which a cell's versions may be inexact, because events were applied in another
+-- order than they were recorded: reads of a territory with such a cell at such a moment are
+-- answered from the members instead. The versions from `valid_to` on are exact.
+CREATE TABLE IF NOT EXISTS reporting.cell_disorder (
+    cell bigint NOT NULL,
+    valid_from timestamptz NOT NULL,
+    valid_to timestamptz NOT NULL,
+    PRIMARY KEY (cell, valid_from, valid_to)
+);
+
+-- What the projection keeps between batches to compute the above: each school's facts and
+-- each cell's current sums (msgpack of `SchoolFacts` and `CellSums`).
+CREATE TABLE IF NOT EXISTS reporting.school_facts (
+    uai text PRIMARY KEY,
+    facts bytea NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reporting.cell_sums (
+    cell bigint NOT NULL,
+    rentree integer NOT NULL,
+    sums bytea NOT NULL,
+    PRIMARY KEY (cell, rentree)
+);

@@ -1,0 +1,163 @@
+"""The territory figures kept in cells are, at every moment, what reading the territory's
+members gives: every level, every school year, random moments of five years of a small country
+(the national bench's generator, 240 écoles: registers, moves and closures, campaigns,
+declarations, usages, ENT and GAR imports, label awards), projected as the live projector does.
+Applied out of the order they were recorded in, the moments in doubt are read from the members,
+and the figures once all is applied are the same."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import msgspec
+import pytest
+
+from bench.national_data import generate
+from infra.settings import DatabaseSettings
+from services.reporting import sums_from_cells, sums_from_members
+from services.reporting.projector import ensure_read_models
+from services.reporting.territory_sums import YearSums, territory_sums, years_of
+from tests.reporting.test_rebuild import project_live
+
+SCHOOLS = 240
+FIRST = datetime(2021, 5, 1, tzinfo=UTC)
+LEVELS = ("region", "academie", "departement", "bassin", "circonscription")
+
+
+def moments(n: int, seed: int) -> list[datetime]:
+    rng = random.Random(seed)
+    span = int((datetime(2026, 8, 1, tzinfo=UTC) - FIRST).total_seconds())
+    found = [FIRST + timedelta(seconds=rng.randrange(span)) for _ in range(n)]
+    # As school years ended, and now.
+    found += [datetime(y, 8, 31, 21, 59, 59, tzinfo=UTC) for y in range(2022, 2026)]
+    return [*found, datetime.now(UTC)]
+
+
+async def territories(conn: asyncpg.Connection, per_level: int, seed: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    found: list[tuple[str, str]] = []
+    for level in LEVELS:
+        codes = sorted(
+            r[0]
+            for r in await conn.fetch(
+                f"SELECT DISTINCT {level} FROM reporting.cells WHERE {level} IS NOT NULL"
+            )
+        )
+        found += [(level, c) for c in rng.sample(codes, min(per_level, len(codes)))]
+    return found
+
+
+async def held_years(conn: asyncpg.Connection, at: datetime) -> tuple[int, int] | None:
+    row = await conn.fetchrow(
+        "SELECT min(rentree) AS lo, max(rentree) AS hi FROM reporting.figure_years "
+        "WHERE since <= $1",
+        at,
+    )
+    return None if row is None or row["lo"] is None else (row["lo"], row["hi"])
+
+
+def differences(
+    a: dict[int, YearSums], b: dict[int, YearSums]
+) -> dict[int, dict[str, tuple[int, int]]]:
+    found = {}
+    for r in a:
+        x, y = msgspec.structs.asdict(a[r]), msgspec.structs.asdict(b[r])
+        if x != y:
+            found[r] = {k: (x[k], y[k]) for k in x if x[k] != y[k]}
+    return found
+
+
+@pytest.fixture
+async def country(database: DatabaseSettings) -> DatabaseSettings:
+    await generate(database, SCHOOLS, say=lambda _: None)
+    return database
+
+
+async def test_cells_give_the_members_figures_at_any_moment(country: DatabaseSettings) -> None:
+    conn = await asyncpg.connect(country.url)
+    try:
+        await ensure_read_models(conn)
+        await project_live(country, conn)
+        assert await conn.fetchval("SELECT count(*) FROM reporting.school_facts") == SCHOOLS
+        compared = top_compared = 0
+        for level, code in await territories(conn, per_level=6, seed=4):
+            for at in moments(14, seed=len(code)):
+                years = await held_years(conn, at)
+                if years is None:
+                    continue
+                first, last = years
+                assert await sums_from_cells.covered(conn, level, code, first, last, at)
+                cells = years_of(
+                    await sums_from_cells.year_sums(conn, level, code, first, last, at), first, last
+                )
+                members = years_of(
+                    await sums_from_members.year_sums(conn, level, code, first, last, at),
+                    first,
+                    last,
+                )
+                assert not differences(cells, members), (
+                    level,
+                    code,
+                    at,
+                    differences(cells, members),
+                )
+                compared += last - first + 1
+                top = await sums_from_cells.top_usages(conn, level, code, last, at, 10)
+                assert top == await sums_from_members.top_usages(conn, level, code, last, at, 10)
+                top_compared += bool(top)
+        # Not vacuous: many years compared, with figures of every kind.
+        assert compared > 500
+        assert top_compared > 50
+        largest = await conn.fetchval(
+            "SELECT academie FROM reporting.schools GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+        )
+        now = await territory_sums(conn, "academie", largest, 2022, 2025, datetime.now(UTC))
+        for field in ("answered", "declared", "usages", "ent_figures", "gar_accesses", "labelled"):
+            assert sum(getattr(s, field) for s in now.values()) > 0, field
+        # Applied in the order recorded, no moment of any cell is in doubt.
+        assert await conn.fetchval("SELECT count(*) FROM reporting.cell_disorder") == 0
+    finally:
+        await conn.close()
+
+
+async def test_out_of_order_moments_are_read_from_the_members(country: DatabaseSettings) -> None:
+    conn = await asyncpg.connect(country.url)
+    try:
+        await ensure_read_models(conn)
+        # One log after the other: every award comes after the later events of its school.
+        await project_live(country, conn, interleaved=False)
+        spans = await conn.fetch("SELECT * FROM reporting.cell_disorder")
+        assert len(spans) > 20
+        rng = random.Random(7)
+        inside = 0
+        for level, code in await territories(conn, per_level=4, seed=9):
+            # Moments inside the spans in doubt, and others.
+            for at in [s["valid_from"] for s in rng.sample(spans, 10)] + moments(6, seed=3):
+                years = await held_years(conn, at)
+                if years is None:
+                    continue
+                first, last = years
+                read = await territory_sums(conn, level, code, first, last, at)
+                members = years_of(
+                    await sums_from_members.year_sums(conn, level, code, first, last, at),
+                    first,
+                    last,
+                )
+                assert not differences(read, members), (level, code, at)
+                inside += not await sums_from_cells.covered(conn, level, code, first, last, at)
+        assert inside > 0
+        # Once everything is applied, the cells are exact again.
+        now = datetime.now(UTC)
+        for level, code in await territories(conn, per_level=4, seed=10):
+            assert await sums_from_cells.covered(conn, level, code, 2021, 2025, now)
+            cells = years_of(
+                await sums_from_cells.year_sums(conn, level, code, 2021, 2025, now), 2021, 2025
+            )
+            members = years_of(
+                await sums_from_members.year_sums(conn, level, code, 2021, 2025, now), 2021, 2025
+            )
+            assert not differences(cells, members), (level, code)
+    finally:
+        await conn.close()
