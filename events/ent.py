@@ -92,8 +92,13 @@ def ratio(connections: int, pupils: int) -> Fraction | None:
 
 
 def reaches(figures: PeriodFigures, rule: EntRule) -> bool:
-    r = ratio(figures.connections, figures.pupils)
-    return r is not None and r >= rule.min_ratio
+    return period_reaches(figures.connections, figures.pupils, rule)
+
+
+def period_reaches(connections: int, pupils: int, rule: EntRule) -> bool:
+    """connections ÷ pupils ≥ the rule's ratio, in integers (no pupil: no ratio)."""
+    least = rule.min_ratio
+    return pupils > 0 and connections * least.denominator >= least.numerator * pupils
 
 
 def periods_reached(periods: Iterable[PeriodFigures], rule: EntRule) -> int:

@@ -32,7 +32,10 @@ class CellSums(msgspec.Struct, array_like=True):
 
 _facts = msgspec.msgpack.Decoder(SchoolFacts)
 _sums = msgspec.msgpack.Decoder(CellSums)
-_encode = msgspec.msgpack.Encoder().encode
+_encode_facts = msgspec.msgpack.Encoder().encode
+# Sorted: the same sums give the same bytes in any process (their counts are built from sets,
+# whose order varies from one process to another).
+_encode_sums = msgspec.msgpack.Encoder(order="sorted").encode
 
 
 class CellMemory:
@@ -59,7 +62,7 @@ class CellMemory:
         """The school's facts, to change (new ones for a school never seen)."""
         facts = self.schools.get(uai)
         if self._undo is not None and ("s", uai) not in self._undo:
-            self._undo[("s", uai)] = None if facts is None else _encode(facts)
+            self._undo[("s", uai)] = None if facts is None else _encode_facts(facts)
         if facts is None:
             facts = self.schools[uai] = SchoolFacts()
         self.changed_schools.add(uai)
@@ -68,7 +71,7 @@ class CellMemory:
     def cell_sums(self, key: tuple[int, int]) -> CellSums:
         sums = self.sums.get(key)
         if self._undo is not None and ("c", key) not in self._undo:
-            self._undo[("c", key)] = None if sums is None else _encode(sums)
+            self._undo[("c", key)] = None if sums is None else _encode_sums(sums)
         if sums is None:
             sums = self.sums[key] = CellSums()
         self.changed_sums.add(key)
@@ -212,7 +215,7 @@ class CellMemory:
                    SELECT * FROM unnest($1::text[], $2::bytea[])
                    ON CONFLICT (uai) DO UPDATE SET facts = EXCLUDED.facts""",
                 uais,
-                [_encode(self.schools[u]) for u in uais],
+                [_encode_facts(self.schools[u]) for u in uais],
             )
             self.changed_schools.clear()
         if self.changed_sums:
@@ -223,7 +226,7 @@ class CellMemory:
                    ON CONFLICT (cell, rentree) DO UPDATE SET sums = EXCLUDED.sums""",
                 [c for c, _ in keys],
                 [r for _, r in keys],
-                [_encode(self.sums[k]) for k in keys],
+                [_encode_sums(self.sums[k]) for k in keys],
             )
             self.changed_sums.clear()
 
@@ -232,12 +235,12 @@ class CellMemory:
         await conn.copy_records_to_table(
             "school_facts",
             schema_name="reporting",
-            records=((u, _encode(f)) for u, f in sorted(self.schools.items())),
+            records=((u, _encode_facts(f)) for u, f in sorted(self.schools.items())),
         )
         await conn.copy_records_to_table(
             "cell_sums",
             schema_name="reporting",
-            records=((c, r, _encode(s)) for (c, r), s in sorted(self.sums.items())),
+            records=((c, r, _encode_sums(s)) for (c, r), s in sorted(self.sums.items())),
         )
         self.changed_schools.clear()
         self.changed_sums.clear()

@@ -20,9 +20,10 @@ read from the cells from then on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import sub
 from typing import Any, ClassVar
 
 import asyncpg
@@ -39,15 +40,22 @@ from events.declarations import (
     UsageAdded,
     UsageRemoved,
 )
+from events.ent import period_reaches, rule_for
 from events.envelope import Event
 from events.equipment import equipment_index, equipment_of
 from events.label import LabelAwarded
 from events.values import parse_school_year
 from services.reporting.cell_memory import CellMemory
 from services.reporting.contribution import (
+    DECLARED,
+    ENT,
+    GAR,
+    LABEL,
     NOTHING,
+    USAGES,
     Answers,
     Contribution,
+    Part,
     SchoolFacts,
     cell_of,
     contribution,
@@ -59,21 +67,20 @@ from services.reporting.contribution import (
 
 _json = msgspec.json.Encoder()
 
-Delta = tuple[tuple[int, ...] | None, dict[str, int], dict[str, int]]
+# A step of a cell's sums: values added from `offset` on, usages and GAR resources counted in
+# or out.
+Delta = tuple[int, tuple[int, ...] | None, dict[str, int], dict[str, int]]
 Key = tuple[int, int]  # (cell, rentrée)
+ALL = (Part(0, contribution),)
 
 
-def _difference(before: Contribution, after: Contribution) -> Delta | None:
-    values = (
-        None
-        if before.values == after.values
-        else tuple(a - b for a, b in zip(after.values, before.values, strict=True))
-    )
+def _difference(offset: int, before: Contribution, after: Contribution) -> Delta | None:
+    values = None if before.values == after.values else tuple(map(sub, after.values, before.values))
     usages = _set_difference(before.usages, after.usages)
     resources = _set_difference(before.resources, after.resources)
     if values is None and not usages and not resources:
         return None
-    return values, usages, resources
+    return offset, values, usages, resources
 
 
 def _set_difference(before: tuple[str, ...], after: tuple[str, ...]) -> dict[str, int]:
@@ -83,19 +90,18 @@ def _set_difference(before: tuple[str, ...], after: tuple[str, ...]) -> dict[str
     return {**dict.fromkeys(a - b, 1), **dict.fromkeys(b - a, -1)}
 
 
+# Events about a school year of their own (the others are about the one they are recorded in).
+_ABOUT_A_YEAR = frozenset(
+    (CampaignOpened, DeclarationSubmitted, DeclarationConfirmed, EntConnectionsImported,
+     GarAccessesImported, LabelAwarded)
+)  # fmt: skip
+
+
 def _targets(e: Event) -> list[int]:
     """The school years an event needs the cells to hold: the one it was recorded in, and the
     one it is about."""
     years = [year_of(e.recorded_at)]
-    if isinstance(
-        e,
-        CampaignOpened
-        | DeclarationSubmitted
-        | DeclarationConfirmed
-        | EntConnectionsImported
-        | GarAccessesImported
-        | LabelAwarded,
-    ):
+    if type(e) in _ABOUT_A_YEAR:
         years.append(parse_school_year(e.school_year))
     return years
 
@@ -108,13 +114,28 @@ class CellSteps:
     steps: dict[Key, list[tuple[datetime, int, Delta]]] = field(default_factory=dict)
     disorder: dict[int, list[tuple[datetime, datetime]]] = field(default_factory=dict)
     seq: int = 0
+    # The school years held, in order, with the moment each ends; from when to when they run.
+    held: list[tuple[int, datetime]] = field(init=False)
+    span: tuple[datetime, datetime] | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.years_changed()
 
     # -- the school years held ---------------------------------------------------------------
 
+    def years_changed(self) -> None:
+        self.held = [(r, end_of(r)) for r in sorted(self.memory.years)]
+        self.span = (end_of(self.held[0][0] - 1), self.held[-1][1]) if self.held else None
+
     def needs_years(self, events: Iterable[Event]) -> bool:
         """Whether these events bring a school year the cells do not hold yet."""
-        held = self.memory.years
-        return any(y not in held for e in events for y in _targets(e))
+        years, span = self.memory.years, self.span
+        for e in events:
+            if span is None or not span[0] <= e.recorded_at < span[1]:
+                return True
+            if type(e) in _ABOUT_A_YEAR and parse_school_year(e.school_year) not in years:
+                return True
+        return False
 
     def hold(self, years: list[int], at: datetime) -> None:
         held = self.memory.years
@@ -126,6 +147,7 @@ class CellSteps:
         # Upwards in order: a new year starts with the usages of the year before it.
         for rentree in sorted(set(wanted) - set(held)):
             self.add_year(rentree, at)
+        self.years_changed()
 
     def add_year(self, rentree: int, at: datetime) -> None:
         upwards = bool(self.memory.years) and rentree > max(self.memory.years)
@@ -149,10 +171,13 @@ class CellSteps:
         at: datetime,
         before: Contribution,
         after: Contribution,
+        offset: int = 0,
     ) -> None:
-        delta = _difference(before, after)
-        if delta is None:
-            return
+        delta = _difference(offset, before, after)
+        if delta is not None:
+            self.step(facts, cell, rentree, at, delta)
+
+    def step(self, facts: SchoolFacts, cell: int, rentree: int, at: datetime, delta: Delta) -> None:
         self.steps.setdefault((cell, rentree), []).append((at, self.seq, delta))
         self.seq += 1
         if facts.last_at is not None and at < facts.last_at:
@@ -165,24 +190,31 @@ class CellSteps:
         facts: SchoolFacts,
         years: Iterable[int],
         at: datetime,
-        mutate: Any,
+        mutate: Callable[[], object],
+        parts: tuple[Part, ...] = ALL,
     ) -> None:
-        """Apply `mutate` to the facts; step the cells by what it changes in `years`."""
+        """Apply `mutate` to the facts; step the cells by what it changes in these parts of
+        the contributions to `years` (all of them when the school moves)."""
         closes = self.memory.campaigns
         cell_before = facts.cell
-        before = {r: contribution(facts, r, closes) for r in years}
+        before = (
+            {(r, p): p.of(facts, r, closes) for r in years for p in parts}
+            if cell_before is not None
+            else {}
+        )
         mutate()
         cell_after = facts.cell
-        for r, old in before.items():
-            new = contribution(facts, r, closes)
-            if cell_before == cell_after:
-                if cell_after is not None:
-                    self.emit(facts, cell_after, r, at, old, new)
-                continue
-            if cell_before is not None:
-                self.emit(facts, cell_before, r, at, old, NOTHING)
+        if cell_before == cell_after:
             if cell_after is not None:
-                self.emit(facts, cell_after, r, at, NOTHING, new)
+                for (r, p), old in before.items():
+                    self.emit(facts, cell_after, r, at, old, p.of(facts, r, closes), p.offset)
+        else:
+            assert parts is ALL
+            for r in years:
+                if cell_before is not None:
+                    self.emit(facts, cell_before, r, at, before[(r, ALL[0])], NOTHING)
+                if cell_after is not None:
+                    self.emit(facts, cell_after, r, at, NOTHING, contribution(facts, r, closes))
         if facts.last_at is None or at > facts.last_at:
             facts.last_at = at
 
@@ -197,7 +229,7 @@ class CellSteps:
             return
         assert e.uai is not None
         facts = self.memory.school(e.uai)
-        held = sorted(self.memory.years)
+        held = [r for r, _ in self.held]
         if isinstance(e, SchoolRegistered | SchoolDetailsChanged):
             cell = cell_of(e.details)
             self.memory.add_cell(cell, territories_of(e.details))
@@ -221,16 +253,18 @@ class CellSteps:
         elif isinstance(e, DeclarationSubmitted | DeclarationConfirmed):
             self.declaration(facts, e)
         elif isinstance(e, UsageAdded | UsageRemoved):
-            self.usage(facts, e, held)
+            self.usage(facts, e)
         elif isinstance(e, EntConnectionsImported):
             rentree = parse_school_year(e.school_year)
             c = e.connections
-            figures = (c.pupils + c.parents + c.teachers, e.enrolled_pupils)
+            total = c.pupils + c.parents + c.teachers
+            figures = (total, period_reaches(total, e.enrolled_pupils, rule_for(rentree)))
             self.change(
                 facts,
                 [rentree],
                 at,
                 lambda: facts.ent.setdefault(rentree, {}).__setitem__(e.period, figures),
+                (ENT,),
             )
         elif isinstance(e, GarAccessesImported):
             self.gar(facts, e)
@@ -240,7 +274,11 @@ class CellSteps:
                 return  # a school's first award of a year stands
             years = [r for r in held if rentree <= r <= until]
             self.change(
-                facts, years, at, lambda: facts.awards.__setitem__(rentree, (until, e.level))
+                facts,
+                years,
+                at,
+                lambda: facts.awards.__setitem__(rentree, (until, e.level)),
+                (LABEL,),
             )
 
     def declaration(
@@ -266,23 +304,31 @@ class CellSteps:
             r for r in self.memory.years if r >= rentree and (following is None or r < following)
         ]
         self.change(
-            facts, years, e.recorded_at, lambda: facts.answers.__setitem__(rentree, answers)
+            facts,
+            years,
+            e.recorded_at,
+            lambda: facts.answers.__setitem__(rentree, answers),
+            (DECLARED, ENT),
         )
 
-    def usage(self, facts: SchoolFacts, e: UsageAdded | UsageRemoved, held: list[int]) -> None:
-        at = e.recorded_at
-        years = [r for r in held if end_of(r) > at]  # years not ended when it was recorded
-
-        def mutate() -> None:
-            for r in years:
-                codes = set(facts.usages.get(r, ()))
-                if isinstance(e, UsageAdded):
-                    codes.add(e.code)
-                else:
-                    codes.discard(e.code)
-                facts.usages[r] = tuple(sorted(codes))
-
-        self.change(facts, years, at, mutate)
+    def usage(self, facts: SchoolFacts, e: UsageAdded | UsageRemoved) -> None:
+        """The usages of the years not ended when it was recorded (the most frequent event: its
+        step is the one usage counted in or out, without computing contributions)."""
+        at, code, added = e.recorded_at, e.code, type(e) is UsageAdded
+        sign = 1 if added else -1
+        for r, ends in self.held:
+            if ends <= at:
+                continue
+            codes = facts.usages.get(r, ())
+            if (code in codes) == added:
+                continue
+            facts.usages[r] = (
+                tuple(sorted((*codes, code))) if added else tuple(c for c in codes if c != code)
+            )
+            if facts.cell is not None:
+                self.step(facts, facts.cell, r, at, (USAGES.offset, (sign,), {code: sign}, {}))
+        if facts.last_at is None or at > facts.last_at:
+            facts.last_at = at
 
     def gar(self, facts: SchoolFacts, e: GarAccessesImported) -> None:
         if not e.resources:
@@ -293,7 +339,9 @@ class CellSteps:
             accesses.setdefault(r.resource, r.accesses)  # a resource's first line stands
         used = tuple(sorted(name for name, n in accesses.items() if n > 0))
         listed = (sum(accesses.values()), used)
-        self.change(facts, [rentree], e.recorded_at, lambda: facts.gar.__setitem__(rentree, listed))
+        self.change(
+            facts, [rentree], e.recorded_at, lambda: facts.gar.__setitem__(rentree, listed), (GAR,)
+        )
 
     def campaign(self, e: CampaignOpened) -> None:
         rentree = parse_school_year(e.school_year)
@@ -308,39 +356,40 @@ class CellSteps:
             if f.academie == e.academie and rentree in f.answers and f.cell is not None
         ]
         closes_before = dict(self.memory.campaigns)
-        before = {u: contribution(self.memory.schools[u], rentree, closes_before) for u in answered}
+        before = {u: DECLARED.of(self.memory.schools[u], rentree, closes_before) for u in answered}
         self.memory.set_campaign(e.academie, rentree, closes)
         for uai in answered:
             facts = self.memory.school(uai)
             assert facts.cell is not None
-            new = contribution(facts, rentree, self.memory.campaigns)
-            self.emit(facts, facts.cell, rentree, e.recorded_at, before[uai], new)
+            new = DECLARED.of(facts, rentree, self.memory.campaigns)
+            self.emit(facts, facts.cell, rentree, e.recorded_at, before[uai], new, DECLARED.offset)
 
     # -- writing ---------------------------------------------------------------------------------
 
     async def write(self, conn: asyncpg.Connection) -> None:
-        figures: list[tuple[Any, ...]] = []
-        usages: dict[tuple[int, int, str, datetime], int] = {}
-        resources: dict[tuple[int, int, datetime], list[str]] = {}
+        # Versions after a cell's latest are new rows (copied); at its latest, they replace it.
+        figures, usages, resources = _Rows(), _Rows(), _Rows()
         for key in sorted(self.steps):
             cell, rentree = key
             sums = self.memory.cell_sums(key)
-            latest = sums.at
+            loaded = latest = sums.at
             versions: dict[datetime, tuple[int, ...]] = {}
-            for at, _, (values, usage, resource) in sorted(self.steps[key], key=_by_moment):
+            for at, _, (offset, values, usage, resource) in sorted(self.steps[key], key=_by_moment):
                 if latest is not None and at < latest:
                     # Earlier than a version already there: added to it, inexact in between.
                     self.disorder.setdefault(cell, []).append((at, latest))
                     at = latest
                 if values is not None:
-                    sums.values = [s + d for s, d in zip(sums.values, values, strict=True)]
+                    total = sums.values
+                    for i, d in enumerate(values, offset):
+                        total[i] += d
                 for code, d in usage.items():
                     n = sums.usages.get(code, 0) + d
                     if n:
                         sums.usages[code] = n
                     else:
                         sums.usages.pop(code, None)
-                    usages[(cell, rentree, code, at)] = n
+                    usages.add(at == loaded, (cell, rentree, code, at), n)
                 if resource:
                     used_before = set(sums.resources)
                     for name, d in resource.items():
@@ -350,37 +399,16 @@ class CellSteps:
                         else:
                             sums.resources.pop(name, None)
                     if sums.resources.keys() != used_before:
-                        resources[(cell, rentree, at)] = sorted(sums.resources)
+                        resources.add(at == loaded, (cell, rentree, at), sorted(sums.resources))
                 versions[at] = tuple(sums.values)
                 latest = at
             sums.at = latest
-            figures.extend((cell, rentree, at, *v) for at, v in versions.items())
+            for at, v in versions.items():
+                figures.add(at == loaded, (cell, rentree, at), v)
         self.steps.clear()
-        if figures:
-            await conn.execute(_UPSERT_FIGURES, *_columns(figures))
-        if usages:
-            await conn.execute(
-                """INSERT INTO reporting.cell_usages
-                   SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::timestamptz[],
-                       $5::int[])
-                   ON CONFLICT (cell, rentree, code, valid_from)
-                   DO UPDATE SET schools = EXCLUDED.schools""",
-                *_columns([(*k, n) for k, n in usages.items()]),
-            )
-        if resources:
-            # Each set travels as a JSON array: unnest cannot take arrays of uneven arrays.
-            await conn.execute(
-                """INSERT INTO reporting.cell_gar_resources
-                   SELECT k.cell, k.rentree, k.at, ARRAY(SELECT jsonb_array_elements_text(k.r))
-                   FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::jsonb[])
-                       AS k(cell, rentree, at, r)
-                   ON CONFLICT (cell, rentree, valid_from)
-                   DO UPDATE SET resources = EXCLUDED.resources""",
-                [k[0] for k in resources],
-                [k[1] for k in resources],
-                [k[2] for k in resources],
-                [_json.encode(v).decode() for v in resources.values()],
-            )
+        await figures.write(conn, "cell_figures", _UPSERT_FIGURES)
+        await usages.write(conn, "cell_usages", _UPSERT_USAGES)
+        await resources.write(conn, "cell_gar_resources", _UPSERT_RESOURCES)
         if self.disorder:
             spans = [(c, lo, hi) for c, found in self.disorder.items() for lo, hi in _merged(found)]
             await conn.execute(
@@ -390,6 +418,33 @@ class CellSteps:
                 *_columns(spans),
             )
             self.disorder.clear()
+
+
+@dataclass
+class _Rows:
+    """Rows of a versioned table: new ones, and ones replacing the version at the same key."""
+
+    new: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    again: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+
+    def add(self, replacing: bool, key: tuple[Any, ...], value: Any) -> None:
+        (self.again if replacing else self.new)[key] = value
+
+    async def write(self, conn: asyncpg.Connection, table: str, upsert: str) -> None:
+        if self.new:
+            await conn.copy_records_to_table(
+                table, schema_name="reporting", records=[_row(k, v) for k, v in self.new.items()]
+            )
+        if self.again:
+            rows = [_row(k, v) for k, v in self.again.items()]
+            if table == "cell_gar_resources":
+                # Each set travels as a JSON array: unnest cannot take arrays of uneven arrays.
+                rows = [(*r[:-1], _json.encode(r[-1]).decode()) for r in rows]
+            await conn.execute(upsert, *_columns(rows))
+
+
+def _row(key: tuple[Any, ...], value: Any) -> tuple[Any, ...]:
+    return (*key, *value) if isinstance(value, tuple) else (*key, value)
 
 
 def _by_moment(step: tuple[datetime, int, Delta]) -> tuple[datetime, int]:
@@ -420,6 +475,15 @@ def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
     return [list(c) for c in zip(*rows, strict=True)]
 
 
+_UPSERT_USAGES = """
+    INSERT INTO reporting.cell_usages
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::timestamptz[], $5::int[])
+    ON CONFLICT (cell, rentree, code, valid_from) DO UPDATE SET schools = EXCLUDED.schools"""
+_UPSERT_RESOURCES = """
+    INSERT INTO reporting.cell_gar_resources
+    SELECT k.cell, k.rentree, k.at, ARRAY(SELECT jsonb_array_elements_text(k.r))
+    FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::jsonb[]) AS k(cell, rentree, at, r)
+    ON CONFLICT (cell, rentree, valid_from) DO UPDATE SET resources = EXCLUDED.resources"""
 _UPSERT_FIGURES = """
     INSERT INTO reporting.cell_figures
     SELECT * FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::int[], $5::int[],

@@ -5,8 +5,8 @@ answered (on time), declared answers in force, classes equipped, indices, usages
 and connections, GAR accès, labels (`FIELDS`). The projection keeps what it needs to know of
 each school (`SchoolFacts`), computes the school's `contribution` to each school year from it,
 and adds the difference an event makes to the school's cell (`cell_of`). The same figures read
-from the members in SQL (`services/reporting/territory.py`) are the reference the tests hold
-these to, so both follow the same rules:
+from the members in SQL (`services/reporting/sums_from_members.py`) are the reference the tests
+hold these to, so both follow the same rules:
 
 - answers in force for a school year: its own, or the latest earlier ones carried forward;
   *on time* when first given by the day the campaign of the school's académie closed (Paris
@@ -16,12 +16,15 @@ these to, so both follow the same rules:
   connections imported for the year; connections count for every open school;
 - GAR: the latest list imported for the year (an empty list leaves the previous one);
 - label: the latest award valid during the year; a school's first award of a year stands.
+
+A contribution is made of parts (`PARTS`), each computed from some of the facts only, so that
+an event recomputes the parts it changes and no other.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -29,7 +32,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from events.declarations import SchoolDetails
-from events.ent import PeriodFigures, index_for, periods_reached, rule_for
+from events.ent import index_for, rule_for
 from events.values import region_of
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -41,6 +44,8 @@ FIELDS = (
 )  # fmt: skip
 WIDTH = len(FIELDS)
 ZEROS = (0,) * WIDTH
+
+Closes = Mapping[tuple[str, int], date]
 
 
 class Answers(msgspec.Struct, array_like=True, frozen=True):
@@ -64,10 +69,11 @@ class SchoolFacts(msgspec.Struct, array_like=True):
     # Each cell it was in, from when: to find the cells an event applied late touched.
     places: list[tuple[datetime, int | None]] = msgspec.field(default_factory=list)
     answers: dict[int, Answers] = msgspec.field(default_factory=dict)
-    # Its usages as each school year kept by the cells ended (or now), by rentrée.
+    # Its usages as each school year the cells hold ended (or now), by rentrée.
     usages: dict[int, tuple[str, ...]] = msgspec.field(default_factory=dict)
-    # ENT connections in force: rentrée -> period -> (connections, pupils enrolled).
-    ent: dict[int, dict[int, tuple[int, int]]] = msgspec.field(default_factory=dict)
+    # ENT connections in force: rentrée -> period -> (connections, whether the period reached
+    # the year's rule).
+    ent: dict[int, dict[int, tuple[int, bool]]] = msgspec.field(default_factory=dict)
     # GAR list in force: rentrée -> (accès, resources with at least one accès).
     gar: dict[int, tuple[int, tuple[str, ...]]] = msgspec.field(default_factory=dict)
     # Awards: rentrée awarded -> (last rentrée valid, level).
@@ -75,12 +81,12 @@ class SchoolFacts(msgspec.Struct, array_like=True):
 
 
 class Contribution(NamedTuple):
-    values: tuple[int, ...]  # one an element of FIELDS
-    usages: tuple[str, ...]  # usage codes
-    resources: tuple[str, ...]  # GAR resources used
+    values: tuple[int, ...]  # one an element of FIELDS (or of a part's slice of them)
+    usages: tuple[str, ...] = ()  # usage codes
+    resources: tuple[str, ...] = ()  # GAR resources used
 
 
-NOTHING = Contribution(ZEROS, (), ())
+NOTHING = Contribution(ZEROS)
 
 
 def cell_of(d: SchoolDetails) -> int:
@@ -125,45 +131,97 @@ def award_held(awards: Mapping[int, tuple[int, int]], rentree: int) -> int | Non
     return awards[best][1] if best >= 0 else None
 
 
-def contribution(
-    facts: SchoolFacts, rentree: int, closes: Mapping[tuple[str, int], date]
-) -> Contribution:
+# -- the parts ---------------------------------------------------------------------------------
+
+
+def _declared(facts: SchoolFacts, rentree: int, closes: Closes) -> Contribution:
+    """answered … i3, from the answers in force."""
+    a = in_force(facts.answers, rentree)
+    if a is None:
+        return _NO_ANSWERS
+    own = facts.answers.get(rentree)
+    answered = on_time = 0
+    if own is not None:
+        answered = 1
+        closing = closes.get((facts.academie or "", rentree))
+        on_time = 1 if closing is None or own.first_on <= closing else 0
+    index = a.index
+    return Contribution(
+        (answered, on_time, 1, a.classes, a.teacher, a.pupil, 1 if a.robots else 0,
+         1 if a.ent else 0, 1 if index == 0 else 0, 1 if index == 1 else 0,
+         1 if index == 2 else 0, 1 if index == 3 else 0)
+    )  # fmt: skip
+
+
+_NO_ANSWERS = Contribution((0,) * 12)
+
+
+def _usages(facts: SchoolFacts, rentree: int, closes: Closes) -> Contribution:
+    codes = facts.usages.get(rentree, ())
+    return Contribution((len(codes),), codes)
+
+
+def _ent(facts: SchoolFacts, rentree: int, closes: Closes) -> Contribution:
+    """ent_figures, e0 … e3, ent_connections."""
+    periods = facts.ent.get(rentree)
+    if not periods:
+        return _NO_ENT
+    connections = sum(c for c, _ in periods.values())
+    a = in_force(facts.answers, rentree)
+    if a is None or not a.ent:
+        return Contribution((0, 0, 0, 0, 0, connections))
+    index = index_for(sum(1 for _, reached in periods.values() if reached), rule_for(rentree))
+    return Contribution(
+        (1, 1 if index == 0 else 0, 1 if index == 1 else 0, 1 if index == 2 else 0,
+         1 if index == 3 else 0, connections)
+    )  # fmt: skip
+
+
+_NO_ENT = Contribution((0,) * 6)
+
+
+def _gar(facts: SchoolFacts, rentree: int, closes: Closes) -> Contribution:
+    listed = facts.gar.get(rentree)
+    return _NO_GAR if listed is None else Contribution((listed[0],), (), listed[1])
+
+
+_NO_GAR = Contribution((0,))
+
+
+def _label(facts: SchoolFacts, rentree: int, closes: Closes) -> Contribution:
+    """labelled, l1 … l3."""
+    level = award_held(facts.awards, rentree)
+    if level is None:
+        return _NO_LABEL
+    return Contribution((1, 1 if level == 1 else 0, 1 if level == 2 else 0, 1 if level == 3 else 0))
+
+
+_NO_LABEL = Contribution((0,) * 4)
+
+
+class Part(NamedTuple):
+    offset: int  # of its first value in FIELDS
+    of: Callable[[SchoolFacts, int, Closes], Contribution]
+
+
+DECLARED = Part(1, _declared)
+USAGES = Part(13, _usages)
+ENT = Part(14, _ent)
+GAR = Part(20, _gar)
+LABEL = Part(21, _label)
+PARTS = (DECLARED, USAGES, ENT, GAR, LABEL)
+
+
+def contribution(facts: SchoolFacts, rentree: int, closes: Closes) -> Contribution:
     """What the school adds to its cell's figures of the school year `rentree`."""
     if facts.cell is None:
         return NOTHING
-    v = [0] * WIDTH
-    v[0] = 1
-    a = in_force(facts.answers, rentree)
-    if a is not None:
-        own = facts.answers.get(rentree)
-        if own is not None:
-            v[1] = 1
-            closing = closes.get((facts.academie or "", rentree))
-            v[2] = 1 if closing is None or own.first_on <= closing else 0
-        v[3] = 1
-        v[4], v[5], v[6] = a.classes, a.teacher, a.pupil
-        v[7] = 1 if a.robots else 0
-        v[8] = 1 if a.ent else 0
-        v[9 + a.index] = 1
-    codes = facts.usages.get(rentree, ())
-    v[13] = len(codes)
-    periods = facts.ent.get(rentree)
-    if periods:
-        v[19] = sum(c for c, _ in periods.values())
-        if a is not None and a.ent:
-            rule = rule_for(rentree)
-            reached = periods_reached(
-                (PeriodFigures(p, c, n) for p, (c, n) in periods.items()), rule
-            )
-            v[14] = 1
-            v[15 + index_for(reached, rule)] = 1
+    values: list[int] = [1]
+    usages: tuple[str, ...] = ()
     resources: tuple[str, ...] = ()
-    gar = facts.gar.get(rentree)
-    if gar is not None:
-        v[20], resources = gar
-    level = award_held(facts.awards, rentree)
-    if level is not None:
-        v[21] = 1
-        if 1 <= level <= 3:
-            v[21 + level] = 1
-    return Contribution(tuple(v), codes, resources)
+    for part in PARTS:
+        c = part.of(facts, rentree, closes)
+        values.extend(c.values)
+        usages = usages or c.usages
+        resources = resources or c.resources
+    return Contribution(tuple(values), usages, resources)

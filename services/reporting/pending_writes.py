@@ -94,11 +94,12 @@ class PendingWrites:
     """A batch's folds, the territory figures they change, and the history of every event
     about a school."""
 
-    def __init__(self, memory: CellMemory | None = None) -> None:
+    def __init__(self, memory: CellMemory | None = None, cells: bool = True) -> None:
         self.folds = [cls() for cls in FOLDS]
         self.by_type = {t: f for f in self.folds for t in f.types}
         # Sees its events besides the fold or handler that owns them, and flushes after them.
         self.cells = CellFigures(memory)
+        self.cell_types = CellFigures.types if cells else ()
         self.history: list[tuple[Any, ...]] = []
 
     def __bool__(self) -> bool:
@@ -106,7 +107,7 @@ class PendingWrites:
 
     def add(self, event: Event) -> bool:
         """Fold `event`; False when no fold takes its type (a handler may)."""
-        if type(event) in CellFigures.types:
+        if type(event) in self.cell_types:
             self.cells.add(event)
         fold = self.by_type.get(type(event))
         if fold is None:

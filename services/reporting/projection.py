@@ -33,9 +33,12 @@ def handles(*types: type[Event]) -> Callable[[Handler], Handler]:
 class Projection:
     """Applies events, in order, on one open transaction; `flush` before committing."""
 
-    def __init__(self, conn: asyncpg.Connection, memory: CellMemory | None = None) -> None:
+    def __init__(
+        self, conn: asyncpg.Connection, memory: CellMemory | None = None, cells: bool = True
+    ) -> None:
+        """`cells`: whether to keep the territory figures too (a rebuild keeps them apart)."""
         self.conn = conn
-        self.pending = PendingWrites(memory)
+        self.pending = PendingWrites(memory, cells)
 
     async def apply(self, event: Event, source: str, position: int, data: bytes) -> None:
         """Apply `event`, found at `position` of `source`'s log as the bytes `data`."""

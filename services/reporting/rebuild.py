@@ -7,9 +7,13 @@ projector's lock, applies the last events, and swaps the schemas in one transact
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
 import sys
 import time
 import uuid
+from asyncio.subprocess import Process
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +26,6 @@ from infra import consumer
 from infra.consumer import Delivery
 from infra.relay import SOURCES, Source
 from infra.settings import DatabaseSettings
-from services.reporting.cell_memory import CellMemory
 from services.reporting.projection import Projection
 from services.reporting.projector import (
     PROJECTOR_LOCK,
@@ -40,11 +43,31 @@ CHUNK = 20_000
 
 
 def read_logs(
-    conn: asyncpg.Connection, sources: list[Source], after: dict[str, int]
+    conn: asyncpg.Connection,
+    sources: list[Source],
+    after: dict[str, int],
+    before: dict[str, int] | None = None,
 ) -> AsyncIterator[list[Delivery]]:
     """The logs as the rebuild reads them: interleaved in the order they were recorded, each
     event decoded."""
-    return consumer.read_logs(conn, sources, after, None, CHUNK)
+    return consumer.read_logs(conn, sources, after, before, CHUNK)
+
+
+async def _start_cells(database: DatabaseSettings, before: dict[str, int]) -> Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.reporting.cell_rebuild", "--schema", NEXT,
+        "--before", json.dumps(before), stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "DATABASE_URL": database.url},
+    )  # fmt: skip
+
+
+async def _finish_cells(cells: Process) -> dict[str, Any]:
+    out, _ = await cells.communicate()
+    for line in out.decode().splitlines():
+        if line.startswith("cells-result ") and cells.returncode == 0:
+            result: dict[str, Any] = json.loads(line.removeprefix("cells-result "))
+            return result
+    raise RuntimeError(f"the territory figures' rebuild failed (exit {cells.returncode})")
 
 
 class Retargeted:
@@ -94,6 +117,8 @@ class RebuildReport:
     parked: int = 0
     seconds: float = 0.0
     positions: dict[str, int] = field(default_factory=dict)
+    cells_seconds: float = 0.0  # the territory figures' process
+    cells_max_rss_kib: int = 0
 
     @property
     def per_second(self) -> float:
@@ -133,40 +158,28 @@ class ProgressBar:
         self.out.flush()
 
 
-async def _apply(
-    conn: asyncpg.Connection, target: Retargeted, deliveries: list[Delivery], memory: CellMemory
-) -> None:
-    """In one transaction; what it changed in `memory` is undone if it fails."""
-    memory.begin()
-    try:
-        async with conn.transaction():
-            projection = Projection(target, memory)
-            for d in deliveries:
-                event = d.event if d.event is not None else events.decode(d.data)
-                await projection.apply(event, d.source, d.position, d.data)
-            await projection.flush()
-    except BaseException:
-        memory.rollback()
-        raise
-    memory.commit()
+async def _apply(conn: asyncpg.Connection, target: Retargeted, deliveries: list[Delivery]) -> None:
+    """In one transaction, everything but the territory figures (`cell_rebuild.py`)."""
+    async with conn.transaction():
+        projection = Projection(target, cells=False)
+        for d in deliveries:
+            event = d.event if d.event is not None else events.decode(d.data)
+            await projection.apply(event, d.source, d.position, d.data)
+        await projection.flush()
 
 
 async def _apply_chunk(
-    conn: asyncpg.Connection,
-    target: Retargeted,
-    chunk: list[Delivery],
-    report: RebuildReport,
-    memory: CellMemory,
+    conn: asyncpg.Connection, target: Retargeted, chunk: list[Delivery], report: RebuildReport
 ) -> None:
     try:
-        await _apply(conn, target, chunk, memory)
+        await _apply(conn, target, chunk)
         report.applied += len(chunk)
     except (asyncpg.PostgresConnectionError, OSError):
         raise
     except Exception:
         for d in chunk:
             try:
-                await _apply(conn, target, [d], memory)
+                await _apply(conn, target, [d])
                 report.applied += 1
             except (asyncpg.PostgresConnectionError, OSError):
                 raise
@@ -218,17 +231,25 @@ async def rebuild(
                 "ALTER TABLE reporting.school_events DROP CONSTRAINT school_events_pkey"
             )
         positions = {s.service: 0 for s in sources}
-        # While the live models serve: everything up to the head of each log, chunk by chunk,
-        # the territory figures' facts and sums kept in memory, saved once at the end.
-        memory = CellMemory(complete=True)
-        async for chunk in read_logs(conn, sources, positions):
-            await _apply_chunk(conn, target, chunk, report, memory)
-            for d in chunk:
-                positions[d.source] = d.position
-            if progress is not None:
-                progress(len(chunk))
-        await memory.dump(target)
-        del memory
+        # While the live models serve: everything up to the head of each log, chunk by chunk;
+        # the territory figures in another process meanwhile, up to the same positions.
+        before = {s.service: await _log_head(conn, s) + 1 for s in sources}
+        cells = await _start_cells(database, before)
+        try:
+            async for chunk in read_logs(conn, sources, positions, before):
+                await _apply_chunk(conn, target, chunk, report)
+                for d in chunk:
+                    positions[d.source] = d.position
+                if progress is not None:
+                    progress(len(chunk))
+            cells_report = await _finish_cells(cells)
+        finally:
+            if cells.returncode is None:
+                cells.kill()
+                await cells.wait()
+        report.parked += cells_report["parked"]
+        report.cells_seconds = cells_report["seconds"]
+        report.cells_max_rss_kib = cells_report["max_rss_kib"]
         await target.execute(
             f"ALTER TABLE reporting.school_events ADD CONSTRAINT school_events_pkey {history_key}"
         )
