@@ -38,6 +38,23 @@ _encode_facts = msgspec.msgpack.Encoder().encode
 _encode_sums = msgspec.msgpack.Encoder(order="sorted").encode
 
 
+def _copy_facts(f: SchoolFacts) -> SchoolFacts:
+    """A copy that the changes made to `f` leave as it is (what they replace is immutable)."""
+    return msgspec.structs.replace(
+        f,
+        places=list(f.places),
+        answers=dict(f.answers),
+        usages=dict(f.usages),
+        ent={r: dict(periods) for r, periods in f.ent.items()},
+        gar=dict(f.gar),
+        awards=dict(f.awards),
+    )
+
+
+def _copy_sums(s: CellSums) -> CellSums:
+    return CellSums(s.at, list(s.values), dict(s.usages), dict(s.resources))
+
+
 class CellMemory:
     def __init__(self, *, complete: bool = False) -> None:
         # Everything the read models hold is here: what is absent does not exist.
@@ -62,7 +79,7 @@ class CellMemory:
         """The school's facts, to change (new ones for a school never seen)."""
         facts = self.schools.get(uai)
         if self._undo is not None and ("s", uai) not in self._undo:
-            self._undo[("s", uai)] = None if facts is None else _encode_facts(facts)
+            self._undo[("s", uai)] = None if facts is None else _copy_facts(facts)
         if facts is None:
             facts = self.schools[uai] = SchoolFacts()
         self.changed_schools.add(uai)
@@ -71,7 +88,7 @@ class CellMemory:
     def cell_sums(self, key: tuple[int, int]) -> CellSums:
         sums = self.sums.get(key)
         if self._undo is not None and ("c", key) not in self._undo:
-            self._undo[("c", key)] = None if sums is None else _encode_sums(sums)
+            self._undo[("c", key)] = None if sums is None else _copy_sums(sums)
         if sums is None:
             sums = self.sums[key] = CellSums()
         self.changed_sums.add(key)
@@ -112,11 +129,11 @@ class CellMemory:
                 if saved is None:
                     self.schools.pop(key[1], None)
                 else:
-                    self.schools[key[1]] = _facts.decode(saved)
+                    self.schools[key[1]] = saved
             elif saved is None:
                 self.sums.pop(key[1], None)
             else:
-                self.sums[key[1]] = _sums.decode(saved)
+                self.sums[key[1]] = saved
         self.new_cells.clear()
         self.new_years.clear()
 

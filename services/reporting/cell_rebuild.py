@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import resource
 import sys
@@ -75,6 +76,9 @@ async def project_cells(
         memory = CellMemory(complete=True)
         sources = [SOURCES[s] for s in before]
         async for chunk in read_logs(conn, sources, {}, before, CHUNK):
+            # The facts kept in memory are many long-lived objects: left to the collector, it
+            # would walk all of them again and again (a third of this process's time).
+            gc.freeze()
             try:
                 await _apply(conn, target, chunk, memory)
                 report.applied += len(chunk)

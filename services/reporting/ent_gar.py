@@ -207,11 +207,12 @@ async def _gar_rows(
 ) -> dict[int, list[asyncpg.Record]]:
     """The resources of the latest import by `at` of each school year (one, or all)."""
     rows = await conn.fetch(
-        """SELECT g.rentree, g.resource, g.accesses FROM reporting.gar_accesses g
-           JOIN (SELECT rentree, max(recorded_at) AS recorded_at FROM reporting.gar_accesses
+        """SELECT l.rentree, r.resource, r.accesses
+           FROM (SELECT DISTINCT ON (rentree) rentree, resources, accesses
+                 FROM reporting.gar_accesses
                  WHERE uai = $1 AND recorded_at <= $2 AND ($3::integer IS NULL OR rentree = $3)
-                 GROUP BY rentree) latest USING (rentree, recorded_at)
-           WHERE g.uai = $1""",
+                 ORDER BY rentree, recorded_at DESC) l,
+                unnest(l.resources, l.accesses) AS r(resource, accesses)""",
         uai,
         at,
         rentree,

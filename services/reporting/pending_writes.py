@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
-from uuid import UUID
 
 import asyncpg
 import msgspec
@@ -147,10 +146,8 @@ class RegisterAndDeclarations:
     schools: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     school_versions: dict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=dict)
     declaration_versions: list[tuple[Any, ...]] = field(default_factory=list)
-    usage_changes: list[tuple[UUID, str, str, bool, str, int, datetime]] = field(
-        default_factory=list
-    )
-    usages: dict[tuple[str, str], tuple[bool, datetime]] = field(default_factory=dict)
+    # Usage changes in recording order: (uai, code, added, recorded_at).
+    usage_changes: list[tuple[str, str, bool, datetime]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.schools or self.declaration_versions or self.usage_changes)
@@ -192,12 +189,7 @@ class RegisterAndDeclarations:
 
     def usage(self, e: UsageAdded | UsageRemoved) -> None:
         assert e.uai is not None
-        added = isinstance(e, UsageAdded)
-        self.usage_changes.append(
-            (e.event_id, e.uai, e.code, added, e.school_year, parse_school_year(e.school_year),
-             e.recorded_at)
-        )  # fmt: skip
-        self.usages[(e.uai, e.code)] = (added, e.recorded_at)
+        self.usage_changes.append((e.uai, e.code, isinstance(e, UsageAdded), e.recorded_at))
 
     async def flush(self, conn: asyncpg.Connection) -> None:
         if self.schools:
@@ -234,50 +226,28 @@ class RegisterAndDeclarations:
                 "declaration_versions", schema_name="reporting", records=self.declaration_versions
             )
         if self.usage_changes:
-            await conn.execute(
-                """INSERT INTO reporting.usage_changes
-                   SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bool[],
-                       $5::text[], $6::int[], $7::timestamptz[])
-                   ON CONFLICT (event_id) DO NOTHING""",
-                *columns(self.usage_changes),
-            )
             await self.write_usage_sets(conn)
-        added = [(u, c, at) for (u, c), (is_added, at) in self.usages.items() if is_added]
-        removed = [(u, c) for (u, c), (is_added, _) in self.usages.items() if not is_added]
-        if added:
-            await conn.execute(
-                """INSERT INTO reporting.school_usages
-                   SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
-                   ON CONFLICT (uai, code) DO UPDATE SET added_at = EXCLUDED.added_at""",
-                *columns(added),
-            )
-        if removed:
-            await conn.execute(
-                """DELETE FROM reporting.school_usages s
-                   USING unnest($1::text[], $2::text[]) AS r(uai, code)
-                   WHERE s.uai = r.uai AND s.code = r.code""",
-                *columns(removed),
-            )
         self.schools.clear()
         self.school_versions.clear()
         self.declaration_versions.clear()
         self.usage_changes.clear()
-        self.usages.clear()
 
     async def write_usage_sets(self, conn: asyncpg.Connection) -> None:
-        """Each touched school's whole set after each of its changes, from its set before the
-        batch (`school_usages`, not yet updated) replayed in recording order."""
-        touched = sorted({c[1] for c in self.usage_changes})
+        """Each touched school's whole set after each of its changes, from its latest set before
+        the batch, replayed in recording order."""
+        touched = sorted({c[0] for c in self.usage_changes})
         current = {
             r["uai"]: set(r["codes"])
             for r in await conn.fetch(
-                """SELECT uai, array_agg(code) AS codes FROM reporting.school_usages
-                   WHERE uai = ANY($1::text[]) GROUP BY uai""",
+                """SELECT t.uai, s.codes FROM unnest($1::text[]) AS t(uai)
+                   CROSS JOIN LATERAL (
+                       SELECT codes FROM reporting.usage_sets s WHERE s.uai = t.uai
+                       ORDER BY s.valid_from DESC LIMIT 1) s""",
                 touched,
             )
         }
         sets: dict[tuple[str, datetime], list[str]] = {}
-        for _, uai, code, added, _, _, at in self.usage_changes:
+        for uai, code, added, at in self.usage_changes:
             codes = current.setdefault(uai, set())
             if added:
                 codes.add(code)

@@ -148,16 +148,14 @@ async def default_school_year(conn: asyncpg.Connection, academie: str, at: datet
     return str(latest) if latest else school_year_on(at)
 
 
-def usages_at(changes: list[asyncpg.Record], until: datetime) -> set[str]:
-    current: set[str] = set()
-    for c in changes:
-        if c["recorded_at"] > until:
+def usages_at(sets: list[asyncpg.Record], until: datetime) -> list[str]:
+    """The codes of the latest set recorded by `until` (`sets` in recording order)."""
+    codes: list[str] = []
+    for s in sets:
+        if s["valid_from"] > until:
             break
-        if c["added"]:
-            current.add(c["code"])
-        else:
-            current.discard(c["code"])
-    return current
+        codes = s["codes"]
+    return codes
 
 
 def end_of(rentree: int) -> datetime:
@@ -201,14 +199,14 @@ async def school_profile(
         uai,
         at,
     )
-    changes = await conn.fetch(
-        "SELECT code, added, recorded_at FROM reporting.usage_changes "
-        "WHERE uai = $1 AND recorded_at <= $2 ORDER BY recorded_at, event_id",
+    sets = await conn.fetch(
+        "SELECT valid_from, codes FROM reporting.usage_sets "
+        "WHERE uai = $1 AND valid_from <= $2 ORDER BY valid_from",
         uai,
         at,
     )
     effective = next((d for d in reversed(versions) if d["rentree"] <= rentree), None)
-    codes = usages_at(changes, min(at, end_of(rentree)))
+    codes = usages_at(sets, min(at, end_of(rentree)))
     catalogue = {
         r["code"]: Usage(r["code"], r["title"], r["summary"])
         for r in await conn.fetch(
@@ -244,7 +242,7 @@ async def school_profile(
                 classes=d["classes"] if d else None,
                 teacher_classes=d["teacher_classes"] if d else None,
                 pupil_classes=d["pupil_classes"] if d else None,
-                usages_declared=len(usages_at(changes, min(at, end_of(r)))),
+                usages_declared=len(usages_at(sets, min(at, end_of(r)))),
                 ent_index=ent_years[r].index if r in ent_years else None,
                 ent_connections=ent_years[r].connections if r in ent_years else None,
                 gar_resources_used=gar_years[r].resources_used if r in gar_years else None,

@@ -124,12 +124,12 @@ _TOTALS = (
             WHERE e.uai = m.uai AND e.rentree BETWEEN $2 AND $4 AND e.recorded_at <= $3
             ORDER BY e.rentree, e.period, e.recorded_at DESC) c),
     gar AS (
-        SELECT g.rentree, g.resource, g.accesses FROM members m CROSS JOIN LATERAL (
-            SELECT l.rentree, max(l.recorded_at) AS at FROM reporting.gar_accesses l
-            WHERE l.uai = m.uai AND l.rentree BETWEEN $2 AND $4 AND l.recorded_at <= $3
-            GROUP BY l.rentree) l
-        JOIN reporting.gar_accesses g
-          ON g.uai = m.uai AND g.rentree = l.rentree AND g.recorded_at = l.at),
+        SELECT l.rentree, r.resource, r.accesses FROM members m CROSS JOIN LATERAL (
+            SELECT DISTINCT ON (g.rentree) g.rentree, g.resources, g.accesses
+            FROM reporting.gar_accesses g
+            WHERE g.uai = m.uai AND g.rentree BETWEEN $2 AND $4 AND g.recorded_at <= $3
+            ORDER BY g.rentree, g.recorded_at DESC) l
+        CROSS JOIN unnest(l.resources, l.accesses) AS r(resource, accesses)),
     ent_sums AS (SELECT rentree, sum(n) AS n FROM ent GROUP BY rentree),
     gar_sums AS (
         SELECT rentree, sum(accesses) AS accesses,

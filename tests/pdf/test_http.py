@@ -4,7 +4,6 @@ errors (401, 403, 404, 422) for the others."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -81,16 +80,12 @@ async def seed(conn: asyncpg.Connection) -> None:
             title,
             summary,
         )
-    for code in ("COMMUNICATION_FAMILLES", "CORRESPONDANCE_SCOLAIRE"):
-        await conn.execute(
-            "INSERT INTO reporting.usage_changes (event_id, uai, code, added, school_year, "
-            "rentree, recorded_at) VALUES ($1, $2, $3, true, $4, 2024, $5)",
-            uuid.uuid4(),
-            UAI,
-            code,
-            YEAR,
-            DECLARED,
-        )
+    await conn.execute(
+        "INSERT INTO reporting.usage_sets (uai, valid_from, codes) VALUES ($1, $2, $3)",
+        UAI,
+        DECLARED,
+        ["COMMUNICATION_FAMILLES", "CORRESPONDANCE_SCOLAIRE"],
+    )
     await conn.execute(
         "INSERT INTO reporting.label_standing (uai, referentiel_version, domain_levels, "
         "global_level, updated_at) VALUES ($1, '2024-1', '{}'::jsonb, 2, $2)",

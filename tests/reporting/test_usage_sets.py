@@ -5,17 +5,32 @@ batches the projector folded them in."""
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 
 import asyncpg
 
+from events.declarations import UsageAdded, UsageRemoved
 from events.values import Role
 from infra.auth import Principal
+from infra.consumer import read_logs
+from infra.relay import SOURCES
 from infra.settings import DatabaseSettings
 from services.declarations.app import open_application
 from services.declarations.demo import CATALOGUE, demo_register, load_demo
 from services.reporting.projector import ensure_read_models
-from services.reporting.school_profile import usages_at
 from tests.reporting.test_rebuild import project_live
+
+
+def replayed(changes: list[UsageAdded | UsageRemoved], until: datetime) -> list[str]:
+    codes: set[str] = set()
+    for c in changes:
+        if c.recorded_at > until:
+            break
+        if isinstance(c, UsageAdded):
+            codes.add(c.code)
+        else:
+            codes.discard(c.code)
+    return sorted(codes)
 
 
 async def test_usage_sets_are_the_changes_replayed(database: DatabaseSettings) -> None:
@@ -36,18 +51,19 @@ async def test_usage_sets_are_the_changes_replayed(database: DatabaseSettings) -
     try:
         await ensure_read_models(conn)
         await project_live(database, conn)
-        changes: dict[str, list[asyncpg.Record]] = defaultdict(list)
-        for c in await conn.fetch(
-            "SELECT uai, code, added, recorded_at FROM reporting.usage_changes "
-            "ORDER BY uai, recorded_at, event_id"
-        ):
-            changes[c["uai"]].append(c)
+        # The changes as the log holds them, in recording order.
+        changes: dict[str, list[UsageAdded | UsageRemoved]] = defaultdict(list)
+        async for chunk in read_logs(conn, [SOURCES["declarations"]], {}):
+            for d in chunk:
+                if isinstance(d.event, UsageAdded | UsageRemoved):
+                    assert d.event.uai is not None
+                    changes[d.event.uai].append(d.event)
         sets = await conn.fetch("SELECT uai, valid_from, codes FROM reporting.usage_sets")
-        removals = sum(not c["added"] for rows in changes.values() for c in rows)
+        removals = sum(isinstance(c, UsageRemoved) for rows in changes.values() for c in rows)
         assert removals > 0
-        moments = {(uai, c["recorded_at"]) for uai, rows in changes.items() for c in rows}
+        moments = {(uai, c.recorded_at) for uai, rows in changes.items() for c in rows}
         assert {(s["uai"], s["valid_from"]) for s in sets} == moments
         for s in sets:
-            assert sorted(s["codes"]) == sorted(usages_at(changes[s["uai"]], s["valid_from"]))
+            assert sorted(s["codes"]) == replayed(changes[s["uai"]], s["valid_from"])
     finally:
         await conn.close()

@@ -53,34 +53,13 @@ CREATE TABLE IF NOT EXISTS reporting.usage_catalogue (
     PRIMARY KEY (academie, code)
 );
 
-CREATE TABLE IF NOT EXISTS reporting.usage_changes (
-    event_id uuid PRIMARY KEY,
-    uai text NOT NULL,
-    code text NOT NULL,
-    added boolean NOT NULL,
-    school_year text NOT NULL,
-    rentree integer NOT NULL,
-    recorded_at timestamptz NOT NULL
-);
-CREATE INDEX IF NOT EXISTS usage_changes_uai ON reporting.usage_changes (uai, recorded_at);
--- The latest change of each (school, usage) by a moment, read without touching the table.
-CREATE INDEX IF NOT EXISTS usage_changes_latest
-    ON reporting.usage_changes (uai, code, recorded_at DESC, event_id DESC) INCLUDE (added);
-
--- Each school's whole set of usages after each moment it changed: a territory's usages at a
--- moment are one lookup a school, not a replay of every change of every school.
+-- Each school's whole set of usages after each moment it changed: its usages at a moment are
+-- one lookup, not a replay of its changes.
 CREATE TABLE IF NOT EXISTS reporting.usage_sets (
     uai text NOT NULL,
     valid_from timestamptz NOT NULL,
     codes text[] NOT NULL,
     PRIMARY KEY (uai, valid_from)
-);
-
-CREATE TABLE IF NOT EXISTS reporting.school_usages (
-    uai text NOT NULL,
-    code text NOT NULL,
-    added_at timestamptz NOT NULL,
-    PRIMARY KEY (uai, code)
 );
 
 -- As the record stood at any moment: each version of a school is valid from the time it was

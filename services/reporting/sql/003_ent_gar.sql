@@ -22,14 +22,15 @@ CREATE TABLE IF NOT EXISTS reporting.ent_connections (
 );
 CREATE INDEX IF NOT EXISTS ent_connections_rentree ON reporting.ent_connections (rentree, uai);
 
--- Each import of a school's GAR resources for a school year: the whole list at `recorded_at`.
+-- Each import of a school's GAR list for a school year: the whole list at `recorded_at`, its
+-- resources and their accès side by side (an empty list is not recorded: the previous one stays).
 CREATE TABLE IF NOT EXISTS reporting.gar_accesses (
     uai text NOT NULL,
     school_year text NOT NULL,
     rentree integer NOT NULL,
     recorded_at timestamptz NOT NULL,
-    resource text NOT NULL,
-    accesses bigint NOT NULL,
+    resources text[] NOT NULL,
+    accesses bigint[] NOT NULL,
     file_sha256 text NOT NULL,
-    PRIMARY KEY (uai, rentree, recorded_at, resource)
+    PRIMARY KEY (uai, rentree, recorded_at)
 );
