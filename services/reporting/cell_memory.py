@@ -18,7 +18,7 @@ import msgspec
 
 from services.reporting.contribution import WIDTH, SchoolFacts
 
-Territories = tuple[str | None, str | None, str, str, str]
+Territories = tuple[str, str, str]  # département, académie, région
 
 
 class CellSums(msgspec.Struct, array_like=True):
@@ -205,8 +205,7 @@ class CellMemory:
         if self.new_cells:
             await conn.execute(
                 """INSERT INTO reporting.cells
-                   SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],
-                       $5::text[], $6::text[])
+                   SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])
                    ON CONFLICT (cell) DO NOTHING""",
                 list(self.new_cells),
                 *(list(c) for c in zip(*self.new_cells.values(), strict=True)),

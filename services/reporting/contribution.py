@@ -90,13 +90,15 @@ NOTHING = Contribution(ZEROS)
 
 
 def cell_of(d: SchoolDetails) -> int:
-    """The cell of a school placed as `d` says: a stable 64-bit key of its territories."""
-    key = "\x1f".join((d.circonscription or "", d.bassin or "", d.departement, d.academie))
+    """The cell of a school placed as `d` says: a stable 64-bit key of its département and
+    académie."""
+    key = f"{d.departement}\x1f{d.academie}"
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
 
-def territories_of(d: SchoolDetails) -> tuple[str | None, str | None, str, str, str]:
-    return d.circonscription, d.bassin, d.departement, d.academie, region_of(d.academie)
+def territories_of(d: SchoolDetails) -> tuple[str, str, str]:
+    """The territories of its cell: département, académie, région."""
+    return d.departement, d.academie, region_of(d.academie)
 
 
 def year_of(moment: datetime) -> int:

@@ -281,7 +281,9 @@ async def territory_ent_by_year(
 ) -> dict[int, EntDistribution]:
     """The ENT use and indices of a territory's schools (`level` one of LEVELS), for
     every school year from the rentrée `first` to `last`."""
-    sums = await territory_sums(conn, level, code, first, last, _moment(as_of))
+    sums = await territory_sums(
+        conn, level, code, first, last, _moment(as_of), parts=("figures", "ent")
+    )
     return {r: ent_distribution(level, code, s) for r, s in sums.items()}
 
 

@@ -84,7 +84,7 @@ async def territory_shares_by_year(
 ) -> dict[int, LabelShare]:
     """The share of labelled schools for every school year from `first` to `last`: each
     member's latest award valid during the year, recorded by `at`."""
-    sums = await territory_sums(conn, level, code, first, last, at)
+    sums = await territory_sums(conn, level, code, first, last, at, parts=("labels",))
     return {r: label_share(level, code, s) for r, s in sums.items()}
 
 
@@ -151,9 +151,14 @@ async def levels_at(
 
 
 async def school_label(
-    conn: asyncpg.Connection, uai: str, rentree: int, at: datetime
+    conn: asyncpg.Connection,
+    uai: str,
+    rentree: int,
+    at: datetime,
+    academie: LabelShare | None = None,
 ) -> SchoolLabel | None:
-    """The school's label during the school year `rentree`, as the record stood at `at`."""
+    """The school's label during the school year `rentree`, as the record stood at `at`
+    (`academie`: the share of its académie then, when already read)."""
     school = await conn.fetchrow(
         "SELECT kind, circonscription, bassin, academie FROM reporting.school_versions "
         "WHERE uai = $1 AND valid_from <= $2 AND (valid_to IS NULL OR valid_to > $2)",
@@ -184,5 +189,6 @@ async def school_label(
         local=await territory_share(conn, local_level, local_code, rentree, at)
         if local_code
         else None,
-        academie=await territory_share(conn, "academie", school["academie"], rentree, at),
+        academie=academie
+        or await territory_share(conn, "academie", school["academie"], rentree, at),
     )

@@ -15,12 +15,13 @@ from services.reporting.ent_gar import (
     EntDistribution,
     SchoolEnt,
     SchoolGar,
-    academie_ent_distribution,
+    ent_distribution,
     school_ent_years,
     school_gar_years,
 )
-from services.reporting.label_standing import SchoolLabel, school_label
-from services.reporting.territory import TerritoryFigures, territory_figures
+from services.reporting.label_standing import SchoolLabel, label_share, school_label
+from services.reporting.territory import TerritoryFigures, year_figures
+from services.reporting.territory_sums import territory_sums
 
 
 class Usage(msgspec.Struct):
@@ -250,7 +251,9 @@ async def school_profile(
             )
         )
     e = effective
-    figures = await territory_figures(conn, "academie", school["academie"], rentree, at)
+    # The académie's sums of the year, read once for the comparison, its ENT and label shares.
+    code = school["academie"]
+    sums = (await territory_sums(conn, "academie", code, rentree, rentree, at))[rentree]
     return SchoolProfile(
         uai=uai,
         name=school["name"],
@@ -280,10 +283,10 @@ async def school_profile(
         ent=e["ent"] if e else None,
         usages=[catalogue.get(c, Usage(c, c, "")) for c in sorted(codes)],
         academie_comparison=comparison_of(
-            figures, await academie_ent_distribution(conn, school["academie"], year, at)
+            year_figures("academie", code, at, sums, []), ent_distribution("academie", code, sums)
         ),
         evolution=evolution,
-        label=await school_label(conn, uai, rentree, at),
+        label=await school_label(conn, uai, rentree, at, label_share("academie", code, sums)),
         ent_index=ent_years.get(rentree),
         ent_explanation=ent_years[rentree].explanation if rentree in ent_years else NO_INDEX,
         gar=gar_years.get(rentree),

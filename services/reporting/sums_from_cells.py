@@ -2,8 +2,7 @@
 latest version of each of its cells' sums by the moment asked, a few index lookups a cell and a
 school year, whatever the number of schools.
 
-`level` is one of `infra.auth.TERRITORY_LEVELS` (checked by the caller): the only name put in
-the SQL.
+`level` is one of `LEVELS` (checked by the caller): the only name put in the SQL.
 """
 
 from __future__ import annotations
@@ -13,6 +12,9 @@ from datetime import datetime
 import asyncpg
 
 from services.reporting.contribution import FIELDS
+
+# The territories made of cells.
+LEVELS = ("departement", "academie", "region")
 
 _SUMS = ", ".join(f"sum(f.{name})::bigint AS {name}" for name in FIELDS)
 

@@ -9,6 +9,7 @@ for the moments the cells do not cover. It follows the rules of `contribution.py
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 import asyncpg
@@ -154,7 +155,7 @@ _LABELS = (
         SELECT DISTINCT ON (a.uai, y.r) y.r, a.level FROM awarded a JOIN years y
           ON a.rentree <= y.r AND a.valid_until_rentree >= y.r
         ORDER BY a.uai, y.r, a.rentree DESC)
-    SELECT y.r, count(h.r) AS labelled,
+    SELECT y.r, (SELECT count(*) FROM members) AS schools, count(h.r) AS labelled,
            count(*) FILTER (WHERE h.level = 1) AS l1,
            count(*) FILTER (WHERE h.level = 2) AS l2,
            count(*) FILTER (WHERE h.level = 3) AS l3
@@ -166,34 +167,48 @@ def _sql(template: str, level: str) -> str:
     return "WITH " + template.replace("{level}", level)
 
 
+PARTS = ("figures", "usages", "ent", "totals", "labels")
+
+
 async def year_sums(
-    conn: asyncpg.Connection, level: str, code: str, first: int, last: int, at: datetime
+    conn: asyncpg.Connection,
+    level: str,
+    code: str,
+    first: int,
+    last: int,
+    at: datetime,
+    parts: Collection[str] = PARTS,
 ) -> dict[int, dict[str, int]]:
+    """The sums of every school year from `first` to `last` (only some of them: `parts`)."""
     sums: dict[int, dict[str, int]] = {r: {} for r in range(first, last + 1)}
-    for row in await conn.fetch(_sql(_FIGURES, level), code, first, at, last):
-        sums[row["r"]].update({k: int(v) for k, v in row.items() if k != "r"})
-    for row in await conn.fetch(_sql(_USAGES, level), code, at, first, last):
-        year = sums[row["r"]]
-        year["usages"] = year.get("usages", 0) + int(row["schools"])
-    rentrees = list(range(first, last + 1))
-    rules = {r: rule_for(r) for r in rentrees}
-    for row in await conn.fetch(
-        _sql(_ENT, level),
-        code,
-        first,
-        at,
-        last,
-        rentrees,
-        [rules[r].min_ratio.numerator for r in rentrees],
-        [rules[r].min_ratio.denominator for r in rentrees],
-    ):
-        year, n = sums[row["year"]], int(row["schools"])
-        index = f"e{index_for(row['reached'], rules[row['year']])}"
-        year["ent_figures"] = year.get("ent_figures", 0) + n
-        year[index] = year.get(index, 0) + n
-    for query in (_TOTALS, _LABELS):
-        for row in await conn.fetch(_sql(query, level), code, first, at, last):
+    if "figures" in parts:
+        for row in await conn.fetch(_sql(_FIGURES, level), code, first, at, last):
             sums[row["r"]].update({k: int(v) for k, v in row.items() if k != "r"})
+    if "usages" in parts:
+        for row in await conn.fetch(_sql(_USAGES, level), code, at, first, last):
+            year = sums[row["r"]]
+            year["usages"] = year.get("usages", 0) + int(row["schools"])
+    if "ent" in parts:
+        rentrees = list(range(first, last + 1))
+        rules = {r: rule_for(r) for r in rentrees}
+        for row in await conn.fetch(
+            _sql(_ENT, level),
+            code,
+            first,
+            at,
+            last,
+            rentrees,
+            [rules[r].min_ratio.numerator for r in rentrees],
+            [rules[r].min_ratio.denominator for r in rentrees],
+        ):
+            year, n = sums[row["year"]], int(row["schools"])
+            index = f"e{index_for(row['reached'], rules[row['year']])}"
+            year["ent_figures"] = year.get("ent_figures", 0) + n
+            year[index] = year.get(index, 0) + n
+    for part, query in (("totals", _TOTALS), ("labels", _LABELS)):
+        if part in parts:
+            for row in await conn.fetch(_sql(query, level), code, first, at, last):
+                sums[row["r"]].update({k: int(v) for k, v in row.items() if k != "r"})
     return sums
 
 

@@ -14,6 +14,7 @@ from services.reporting.sums_from_members import MEMBERS
 from services.reporting.territory_sums import YearSums, territory_sums, top_usages
 
 LEVELS = TERRITORY_LEVELS
+_FIGURES = ("figures", "usages")  # the sums a territory's figures are made of
 
 # Schools of a territory as the register stood at $3, and the version of each school's
 # declaration in force then for the latest school year up to $2.
@@ -115,7 +116,7 @@ async def territory_figures_by_year(
 ) -> dict[int, TerritoryFigures]:
     """The territory's figures of every school year from `first` to `last`, as at `at`; the
     most declared usages of the last one only (an evolution shows how many, not which)."""
-    sums = await territory_sums(conn, level, code, first, last, at)
+    sums = await territory_sums(conn, level, code, first, last, at, parts=_FIGURES)
     top = await territory_top_usages(conn, level, code, last, at)
     return {r: year_figures(level, code, at, s, top if r == last else []) for r, s in sums.items()}
 
@@ -136,7 +137,7 @@ async def territory_figures(
     with_top_usages: bool = True,
 ) -> TerritoryFigures:
     """The territory's figures of one school year, as at `at`."""
-    sums = (await territory_sums(conn, level, code, rentree, rentree, at))[rentree]
+    sums = (await territory_sums(conn, level, code, rentree, rentree, at, parts=_FIGURES))[rentree]
     top = await territory_top_usages(conn, level, code, rentree, at) if with_top_usages else []
     return year_figures(level, code, at, sums, top)
 

@@ -78,7 +78,7 @@ async def ent_gar_totals_by_year(
 ) -> dict[int, EntGarTotals]:
     """The territory's ENT connections (last import of each period) and GAR accès (last list of
     each school) for every school year from `first` to `last`, as recorded by `at`."""
-    sums = await territory_sums(conn, level, code, first, last, at)
+    sums = await territory_sums(conn, level, code, first, last, at, parts=("totals",))
     return {r: ent_gar_totals(s) for r, s in sums.items()}
 
 

@@ -1,14 +1,16 @@
 """A territory's sums for each school year, as the record stood at a moment: what its figures,
 ENT and label distributions and ENT/GAR totals are made of.
 
-They are read from the cells the projection keeps (`sums_from_cells.py`: a few index lookups a
-cell) whenever the cells hold them for that moment; otherwise, and for the tests that hold the
-two to each other, from the territory's members (`sums_from_members.py`: a pass over every
-member school).
+A département, an académie or a région is read from the cells the projection keeps
+(`sums_from_cells.py`: a few index lookups a cell) whenever the cells hold it for that moment;
+otherwise, and for circonscriptions and bassins (a few dozen schools), from the territory's
+members (`sums_from_members.py`: a pass over every member school), which is also the reference
+the tests hold the cells to.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 import asyncpg
@@ -71,14 +73,23 @@ def years_of(rows: dict[int, dict[str, int]], first: int, last: int) -> dict[int
 
 
 async def territory_sums(
-    conn: asyncpg.Connection, level: str, code: str, first: int, last: int, at: datetime
+    conn: asyncpg.Connection,
+    level: str,
+    code: str,
+    first: int,
+    last: int,
+    at: datetime,
+    parts: Collection[str] = sums_from_members.PARTS,
 ) -> dict[int, YearSums]:
-    """The sums of every school year from `first` to `last`, as at `at`."""
+    """The sums of every school year from `first` to `last`, as at `at` (at least those of
+    `parts`: `sums_from_members.PARTS`; the others may be left at zero)."""
     level = _level(level)
-    if await sums_from_cells.covered(conn, level, code, first, last, at):
+    if level in sums_from_cells.LEVELS and await sums_from_cells.covered(
+        conn, level, code, first, last, at
+    ):
         rows = await sums_from_cells.year_sums(conn, level, code, first, last, at)
     else:
-        rows = await sums_from_members.year_sums(conn, level, code, first, last, at)
+        rows = await sums_from_members.year_sums(conn, level, code, first, last, at, parts)
     return years_of(rows, first, last)
 
 
@@ -88,6 +99,8 @@ async def top_usages(
     """The usages most declared by the territory's schools as the year ended (or at `at`):
     (code, schools), most declared first."""
     level = _level(level)
-    if await sums_from_cells.covered(conn, level, code, rentree, rentree, at):
+    if level in sums_from_cells.LEVELS and await sums_from_cells.covered(
+        conn, level, code, rentree, rentree, at
+    ):
         return await sums_from_cells.top_usages(conn, level, code, rentree, at, limit)
     return await sums_from_members.top_usages(conn, level, code, rentree, at, limit)

@@ -1,20 +1,17 @@
 -- Territory figures kept by the projection, so that a territory's figures at any moment are a
--- few index lookups instead of a pass over its member schools (`services/reporting/cells.py`).
+-- few index lookups instead of a pass over its member schools (`cell_projection.py`).
 -- Disposable like every read model: rebuilt from the logs.
 CREATE SCHEMA IF NOT EXISTS reporting;
 
--- A cell: the schools sharing one circonscription, bassin, département and académie. Every
--- territory is a union of cells, and a school is in one cell at a time.
+-- A cell: the schools of one département in one académie. A département, an académie and a
+-- région are each a union of cells, and a school is in one cell at a time. Circonscriptions
+-- and bassins, a few dozen schools each, are read from their members.
 CREATE TABLE IF NOT EXISTS reporting.cells (
     cell bigint PRIMARY KEY,
-    circonscription text,
-    bassin text,
     departement text NOT NULL,
     academie text NOT NULL,
     region text NOT NULL
 );
-CREATE INDEX IF NOT EXISTS cells_circonscription ON reporting.cells (circonscription);
-CREATE INDEX IF NOT EXISTS cells_bassin ON reporting.cells (bassin);
 CREATE INDEX IF NOT EXISTS cells_departement ON reporting.cells (departement);
 CREATE INDEX IF NOT EXISTS cells_academie ON reporting.cells (academie);
 CREATE INDEX IF NOT EXISTS cells_region ON reporting.cells (region);
