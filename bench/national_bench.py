@@ -7,9 +7,11 @@ baseline measured in the same run:
 1. **Rebuild** — `numecole rebuild` (or, while the CLI has no such command,
    `services.reporting.rebuild.rebuild` called by `python -c`) as a process of its own, on the
    dataset's database: events/s over its wall time, the wall time itself and its peak memory
-   (`ru_maxrss` of that child, from `os.wait4`). Baseline: a process reading and decoding the same
-   logs with the same chunks (`read_log` + `events.decode`, no projection), run before and after
-   the rebuild (the faster one is kept). Goals: ratio ≥ 0.5, under 300 s, under 1 GiB.
+   (the peaks of its two processes added: the rebuild and, beside it, the territory figures';
+   `ru_maxrss` of the child from `os.wait4` when it does not say). Baseline: a process reading
+   and decoding the same logs with the same reader and chunks (`read_logs`: interleaved as
+   recorded, each event decoded; no projection), run before and after the rebuild (the faster
+   one is kept). Goals: ratio ≥ 0.5, under 300 s, under 1 GiB.
 2. **`as_of` replay of one school** — `school_profile(conn, uai, school_year, as_of)` for 500
    random écoles at random moments of the five school years (half with the school year of the
    moment, half without: the default year), one asyncpg connection, after 20 unmeasured reads.
@@ -113,24 +115,25 @@ report = asyncio.run(rebuild(DatabaseSettings.from_env()))
 print({RESULT!r} + json.dumps({{"applied": report.applied, "parked": report.parked,
       "seconds": report.seconds}}), flush=True)
 """
-# The baseline: the same logs, the same chunks, each event decoded, nothing projected.
+# The baseline: the same logs, the same chunks, in the same order (interleaved as recorded),
+# each event decoded, nothing projected.
 READ_SNIPPET = f"""
 import asyncio, json, os, time
 import asyncpg
-import events
 from infra.relay import SOURCES
-from services.reporting.rebuild import read_log  # the rebuild's own reader and chunks
+from services.reporting.rebuild import read_logs  # the rebuild's own reader and chunks
 
 async def main():
     conn = await asyncpg.connect(os.environ["DATABASE_URL"])
     started, read = time.monotonic(), 0
     try:
-        for source in SOURCES.values():
-            if await conn.fetchval("SELECT to_regclass($1)", f"{{source.schema}}.{{source.table}}"):
-                async for chunk in read_log(conn, source, 0, None):
-                    for d in chunk:
-                        events.decode(d.data)
-                    read += len(chunk)
+        sources = [
+            s for s in SOURCES.values()
+            if await conn.fetchval("SELECT to_regclass($1)", f"{{s.schema}}.{{s.table}}")
+        ]
+        async for chunk in read_logs(conn, sources, {{}}):
+            assert all(d.event is not None for d in chunk)  # decoded
+            read += len(chunk)
     finally:
         await conn.close()
     print({RESULT!r} + json.dumps({{"applied": read, "parked": 0,
@@ -159,6 +162,8 @@ class ChildRun:
     applied: int
     parked: int
     inner: float  # seconds, as the child measured them
+    cells_mib: float = 0.0  # the rebuild's territory figures process, within peak_mib
+    cells_seconds: float = 0.0
 
     @property
     def per_second(self) -> float:
@@ -179,12 +184,25 @@ def rebuild_command() -> tuple[list[str], str]:
 CLI_SUMMARY = re.compile(r"reconstruits : (\d+) événements en ([\d.]+) s .*?(\d+) écarté")
 
 
+# "Pic de mémoire : 210 Mio (reconstruction) + 590 Mio (chiffres des territoires, …)": the two
+# processes run side by side, so their peaks add up (wait4 would only give the larger one).
+CLI_MEMORY = re.compile(
+    r"Pic de mémoire : (\d+) Mio .*?\+ (\d+) Mio \(chiffres des territoires, en parallèle : ([\d.]+) s"
+)
+
+
 def _cli_summary(output: str) -> dict[str, float]:
     found = CLI_SUMMARY.findall(output)
     if not found:
         return {}
     applied, seconds, parked = found[-1]
-    return {"applied": int(applied), "seconds": float(seconds), "parked": int(parked)}
+    summary = {"applied": int(applied), "seconds": float(seconds), "parked": int(parked)}
+    memory = CLI_MEMORY.findall(output)
+    if memory:
+        main, cells, cells_seconds = memory[-1]
+        summary |= {"peak_mib": int(main) + int(cells), "cells_mib": int(cells),
+                    "cells_seconds": float(cells_seconds)}  # fmt: skip
+    return summary
 
 
 def run_child(cmd: list[str], database_url: str, log: Path, events_in_log: int) -> ChildRun:
@@ -210,10 +228,12 @@ def run_child(cmd: list[str], database_url: str, log: Path, events_in_log: int) 
         raise RuntimeError(f"{cmd[:3]} exited with {proc.returncode}:\n{output[-3000:]}")
     return ChildRun(
         wall=wall,
-        peak_mib=usage.ru_maxrss / 1024,
+        peak_mib=float(result.get("peak_mib", usage.ru_maxrss / 1024)),
         applied=int(result.get("applied", events_in_log)),
         parked=int(result.get("parked", 0)),
         inner=float(result.get("seconds", wall)),
+        cells_mib=float(result.get("cells_mib", 0)),
+        cells_seconds=float(result.get("cells_seconds", 0)),
     )
 
 
@@ -441,7 +461,10 @@ async def measure(srv: Servers, schools: int, workdir: Path) -> Section:
         f"ratio {rebuilt.per_second / best_read.per_second:.4f}, "
         f"{thousands(projected)} schools projected"
         + (f", positions BEHIND the logs: {behind}" if behind else ", positions at the heads")
-        + f"; {rebuilt.wall:.1f} s wall ({rebuilt.inner:.1f} s inside rebuild()); "
+        + f"; {rebuilt.wall:.1f} s wall ({rebuilt.inner:.1f} s inside rebuild(), the "
+        f"territory figures' process {rebuilt.cells_seconds:.1f} s beside it); peak memory "
+        f"{rebuilt.peak_mib - rebuilt.cells_mib:.0f} + {rebuilt.cells_mib:.0f} MiB (the two "
+        "processes); "
         f"read + decode {', '.join(f'{r.per_second:,.0f}'.replace(',', ' ') for r in reads)} "
         f"events/s ({', '.join(f'{r.wall:.1f} s' for r in reads)}; before, after).",
         "read models after the rebuild: "

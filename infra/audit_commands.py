@@ -43,6 +43,11 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
             ",", " "
         )
     )
+    print(
+        f"Pic de mémoire : {report.max_rss_kib // 1024} Mio (reconstruction) + "
+        f"{report.cells_max_rss_kib // 1024} Mio (chiffres des territoires, en parallèle : "
+        f"{report.cells_seconds:.1f} s)."
+    )
     return 0 if report.parked == 0 else 1
 
 

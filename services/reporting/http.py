@@ -174,8 +174,11 @@ class TerritoryController(Controller):
             raise NotFound(
                 f"Aucune école n'est rattachée au territoire {level}:{code} à cette date."
             )
-        places = await territory_places(conn, level, code, at)
-        if not may_read_territory(principal_of(request), level, code, places):
+        principal = principal_of(request)
+        # Its own territory, or everything: no need to look at where its schools are.
+        if not may_read_territory(principal, level, code, []) and not may_read_territory(
+            principal, level, code, await territory_places(conn, level, code, at)
+        ):
             raise Forbidden(
                 f"Votre périmètre ne permet pas de consulter le territoire {level}:{code}."
             )

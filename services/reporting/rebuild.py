@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import sys
 import time
 import uuid
@@ -117,7 +118,8 @@ class RebuildReport:
     parked: int = 0
     seconds: float = 0.0
     positions: dict[str, int] = field(default_factory=dict)
-    cells_seconds: float = 0.0  # the territory figures' process
+    max_rss_kib: int = 0  # this process's peak
+    cells_seconds: float = 0.0  # the territory figures' process, meanwhile
     cells_max_rss_kib: int = 0
 
     @property
@@ -285,6 +287,7 @@ async def rebuild(
     finally:
         await conn.close()
     report.seconds = time.monotonic() - started
+    report.max_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     log.info(
         "rebuilt",
         applied=report.applied,

@@ -16,18 +16,6 @@ from services.reporting.territory_sums import YearSums, territory_sums, top_usag
 LEVELS = TERRITORY_LEVELS
 _FIGURES = ("figures", "usages")  # the sums a territory's figures are made of
 
-# Schools of a territory as the register stood at $3, and the version of each school's
-# declaration in force then for the latest school year up to $2.
-_MEMBERS = (
-    MEMBERS.replace("{at}", "$3")
-    + """,
-    effective AS (
-        SELECT d.* FROM members m CROSS JOIN LATERAL (
-            SELECT * FROM reporting.declaration_versions d
-            WHERE d.uai = m.uai AND d.rentree <= $2 AND d.valid_from <= $3
-            ORDER BY d.rentree DESC, d.valid_from DESC LIMIT 1) d)"""
-)
-
 
 class UsageCount(msgspec.Struct):
     code: str
@@ -145,20 +133,27 @@ async def territory_figures(
 async def territory_schools(
     conn: asyncpg.Connection, level: str, code: str, rentree: int, at: datetime
 ) -> list[SchoolRow]:
+    """The territory's schools as at `at`: each one's declaration in force for the school year
+    and its number of usages (two lookups a school)."""
     rows = await conn.fetch(
         _sql(
             "WITH "
-            + _MEMBERS
-            + """,
-            usages AS (
-                SELECT m.uai, cardinality(u.codes) AS n FROM members m CROSS JOIN LATERAL (
-                    SELECT s.codes FROM reporting.usage_sets s
-                    WHERE s.uai = m.uai AND s.valid_from <= $3
-                    ORDER BY s.valid_from DESC LIMIT 1) u)
-            SELECT m.uai, m.name, m.kind, m.commune, e.rentree = $2 AS answered,
-                   e.equipment_index, e.classes, e.teacher_classes, e.pupil_classes,
+            + MEMBERS.replace("{at}", "$3")
+            + """
+            SELECT m.uai, m.name, m.kind, m.commune, d.rentree = $2 AS answered,
+                   d.equipment_index, d.classes, d.teacher_classes, d.pupil_classes,
                    coalesce(u.n, 0) AS usages
-            FROM members m LEFT JOIN effective e USING (uai) LEFT JOIN usages u USING (uai)
+            FROM members m
+            LEFT JOIN LATERAL (
+                SELECT d.rentree, d.equipment_index, d.classes, d.teacher_classes,
+                       d.pupil_classes
+                FROM reporting.declaration_versions d
+                WHERE d.uai = m.uai AND d.rentree <= $2 AND d.valid_from <= $3
+                ORDER BY d.rentree DESC, d.valid_from DESC LIMIT 1) d ON true
+            LEFT JOIN LATERAL (
+                SELECT cardinality(s.codes) AS n FROM reporting.usage_sets s
+                WHERE s.uai = m.uai AND s.valid_from <= $3
+                ORDER BY s.valid_from DESC LIMIT 1) u ON true
             ORDER BY m.uai""",
             level,
         ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import date
@@ -64,6 +65,8 @@ def test_rebuild_then_replay_print_the_school_as_recorded(database: DatabaseSett
     rebuilt = numecole(database, "rebuild")
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "Modèles de lecture reconstruits : 6 événements" in rebuilt.stdout
+    # Two processes side by side: the rebuild, and the territory figures'.
+    assert re.search(r"Pic de mémoire : \d+ Mio .* \+ [1-9]\d* Mio", rebuilt.stdout)
     replay = numecole(
         database,
         "replay",

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import io
+import uuid
 
 import asyncpg
+import msgspec
 from litestar.testing import AsyncTestClient
 
+import events
 from events.values import Role
+from infra.auth import Principal
 from infra.consumer import read_logs
 from infra.relay import SOURCES
 from infra.settings import AuthSettings, DatabaseSettings, NatsSettings
 from services.declarations.app import open_application
-from services.declarations.demo import load_demo
+from services.declarations.demo import CATALOGUE, demo_register, load_demo
 from services.label.demo import load_demo as load_label_demo
 from services.reporting.app import create_app
 from services.reporting.projector import Projector, ensure_read_models
@@ -111,5 +115,59 @@ async def test_a_rebuild_gives_identical_models_and_switches_over_while_serving(
         first.pop("as_of"), second.pop("as_of")
         assert first == second
         assert await conn.fetchval("SELECT to_regnamespace('reporting_next')") is None
+    finally:
+        await conn.close()
+
+
+async def test_an_event_that_cannot_be_applied_is_parked_by_both_and_the_rest_is_identical(
+    database: DatabaseSettings,
+) -> None:
+    app = open_application(database, pool_size=2)
+    load_demo(app)
+    app.close()
+    conn = await asyncpg.connect(database.url)
+    try:
+        # A declaration about a school year that is no school year, amid the others: the whole
+        # batch (or chunk) it is in fails, what came before it in memory is undone, then each
+        # event is applied alone and this one parked.
+        source = SOURCES["declarations"]
+        row = await conn.fetchrow(
+            f"SELECT originator_id, state FROM {source.qualified_table} "
+            "WHERE topic = 'DeclarationSubmitted' ORDER BY notification_id DESC LIMIT 1"
+        )
+        version = await conn.fetchval(
+            f"SELECT max(originator_version) FROM {source.qualified_table} "
+            "WHERE originator_id = $1",
+            row["originator_id"],
+        )
+        poison = msgspec.structs.replace(
+            events.decode(row["state"]),
+            event_id=uuid.uuid4(),
+            originator_version=version + 1,
+            school_year="pas une année",
+        )
+        await conn.execute(
+            f"INSERT INTO {source.qualified_table} (originator_id, originator_version, topic, "
+            "state) VALUES ($1, $2, $3, $4)",
+            row["originator_id"],
+            poison.originator_version,
+            "DeclarationSubmitted",
+            events.encode(poison),
+        )
+        # More events after it, of other schools.
+        app = open_application(database, pool_size=2)
+        for uai in [r.uai for r in demo_register() if r.details.kind == "ecole"][-5:]:
+            director = Principal(f"directeur-{uai}", Role.DIRECTEUR, uai)
+            app.add_usage(uai, CATALOGUE[-1].code, director)
+        app.close()
+        await ensure_read_models(conn)
+        await project_live(database, conn)
+        live = await checksums(conn)
+        assert await conn.fetchval("SELECT count(*) FROM reporting.parked") == 1
+        report = await rebuild(database)
+        assert report.parked == 2  # the rebuild and its territory figures' process each park it
+        reasons = [r["reason"] for r in await conn.fetch("SELECT reason FROM reporting.parked")]
+        assert sum(r.startswith("territory figures:") for r in reasons) == 1
+        assert await checksums(conn) == live
     finally:
         await conn.close()
