@@ -121,7 +121,7 @@ READ_SNIPPET = f"""
 import asyncio, json, os, time
 import asyncpg
 from infra.relay import SOURCES
-from services.reporting.rebuild import read_logs  # the rebuild's own reader and chunks
+from services.reporting.rebuild import collected_every, read_logs  # as the rebuild reads
 
 async def main():
     conn = await asyncpg.connect(os.environ["DATABASE_URL"])
@@ -131,9 +131,11 @@ async def main():
             s for s in SOURCES.values()
             if await conn.fetchval("SELECT to_regclass($1)", f"{{s.schema}}.{{s.table}}")
         ]
-        async for chunk in read_logs(conn, sources, {{}}):
-            assert all(d.event is not None for d in chunk)  # decoded
-            read += len(chunk)
+        with collected_every(20) as chunk_done:
+            async for chunk in read_logs(conn, sources, {{}}):
+                assert all(d.event is not None for d in chunk)  # decoded
+                read += len(chunk)
+                chunk_done()
     finally:
         await conn.close()
     print({RESULT!r} + json.dumps({{"applied": read, "parked": 0,

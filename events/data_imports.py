@@ -19,7 +19,7 @@ PUPILS_FROM_FILE = "fichier"  # the file's `effectif` column
 PUPILS_FROM_REGISTER = "registre"  # the register's pupil count when the file was imported
 
 
-class EntConnections(msgspec.Struct, frozen=True, kw_only=True):
+class EntConnections(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Connections to the ENT during one period, by profile."""
 
     pupils: int
@@ -47,7 +47,7 @@ class EntConnectionsImported(Event, frozen=True, kw_only=True):
     file_sha256: str
 
 
-class GarResourceAccesses(msgspec.Struct, frozen=True, kw_only=True):
+class GarResourceAccesses(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One digital resource and its accesses (successful connections opening a GAR session)."""
 
     resource: str

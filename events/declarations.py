@@ -15,7 +15,7 @@ SERVICE = "declarations"
 AnswerValue = int | bool | str
 
 
-class SchoolDetails(msgspec.Struct, frozen=True, kw_only=True):
+class SchoolDetails(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     name: str
     kind: str  # "ecole", "college", "lycee"
     pupils: int
@@ -48,7 +48,7 @@ class CampaignOpened(Event, frozen=True, kw_only=True):
     closes_on: date
 
 
-class UsageDefinition(msgspec.Struct, frozen=True, kw_only=True):
+class UsageDefinition(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     code: str
     title: str
     summary: str

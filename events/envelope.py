@@ -8,14 +8,14 @@ from uuid import UUID
 import msgspec
 
 
-class Actor(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+class Actor(msgspec.Struct, frozen=True, forbid_unknown_fields=False, gc=False):
     """Who acted, and in which role (see `events.values.Role`)."""
 
     user_id: str
     role: str
 
 
-class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag=True):
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag=True, gc=False):
     """Base of every published event.
 
     `originator_id`/`originator_version` place the event in its aggregate's stream (the

@@ -23,7 +23,7 @@ DATA_ENT_USE = "ent_use"
 DATA_KINDS = (DATA_EQUIPMENT_INDEX, DATA_ENT_USE)
 
 
-class CriterionDefinition(msgspec.Struct, frozen=True, kw_only=True):
+class CriterionDefinition(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     code: str
     level: int  # 1 minimum conditions, 2 conditions for success, 3 advanced conditions
     title: str
@@ -31,7 +31,7 @@ class CriterionDefinition(msgspec.Struct, frozen=True, kw_only=True):
     data: str | None = None  # one of DATA_KINDS when platform data supports the criterion
 
 
-class DomainDefinition(msgspec.Struct, frozen=True, kw_only=True):
+class DomainDefinition(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     code: str
     title: str
     criteria: list[CriterionDefinition]

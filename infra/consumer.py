@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
+from bisect import bisect_right
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -110,8 +110,34 @@ def _decoded(data: bytes) -> Event | None:
         return None
 
 
-def _recorded(d: Delivery) -> datetime:
-    return d.event.recorded_at if d.event is not None else _EARLIEST
+# A delivery's place in the interleaving: the latest recording moment of its log up to it (so
+# that a log's own order is kept), its log's rank among the logs, its rank within its log.
+Keyed = tuple[datetime, int, int, Delivery]
+
+
+@dataclass
+class _Log:
+    reader: AsyncIterator[list[Delivery]]
+    rank: int
+    keyed: list[Keyed]
+    latest: datetime = _EARLIEST
+    read: int = 0
+    done: bool = False
+
+    async def fill(self) -> None:
+        """Read the log's next chunk (while it has one), decoding and keying each event."""
+        while not self.keyed and not self.done:
+            try:
+                found = await anext(self.reader)
+            except StopAsyncIteration:
+                self.done = True
+                return
+            for d in found:
+                d.event = _decoded(d.data)
+                if d.event is not None and d.event.recorded_at > self.latest:
+                    self.latest = d.event.recorded_at
+                self.keyed.append((self.latest, self.rank, self.read, d))
+                self.read += 1
 
 
 async def read_logs(
@@ -123,48 +149,58 @@ async def read_logs(
 ) -> AsyncIterator[list[Delivery]]:
     """The events of several logs after their positions (and before `before`), as one sequence
     in the order they were recorded: each log in its own order, the logs interleaved by the
-    moment each event was recorded (read one log after the other, the events of the second would
-    all come after later ones of the first). Each delivery carries its decoded event."""
-    readers = {
-        s.service: aiter(
-            read_log(
-                conn,
-                s,
-                after.get(s.service, 0),
-                None if before is None else before[s.service],
-                chunk,
-            )
+    moment their events were recorded (read one log after the other, the events of the second
+    would all come after later ones of the first). Each delivery carries its decoded event."""
+    logs = [
+        _Log(
+            aiter(
+                read_log(
+                    conn,
+                    s,
+                    after.get(s.service, 0),
+                    None if before is None else before[s.service],
+                    chunk,
+                )
+            ),
+            rank,
+            [],
         )
-        for s in sources
-    }
-    heads: dict[str, deque[Delivery]] = {}
-
-    async def refill(service: str) -> None:
-        try:
-            found = await anext(readers[service])
-        except StopAsyncIteration:
-            heads.pop(service, None)
-            return
-        for d in found:
-            d.event = _decoded(d.data)
-        heads[service] = deque(found)
-
-    for service in readers:
-        await refill(service)
+        for rank, s in enumerate(sources)
+    ]
+    for log_ in logs:
+        await log_.fill()
     out: list[Delivery] = []
-    while heads:
-        if len(heads) == 1:
-            ((service, queue),) = heads.items()
-        else:
-            service, queue = min(heads.items(), key=lambda h: _recorded(h[1][0]))
-        out.append(queue.popleft())
-        if not queue:
-            await refill(service)
-        if len(out) >= chunk:
-            yield out
-            out = []
+    while any(log_.keyed for log_ in logs):
+        # What every log still to be read comes after: up to there, the logs read so far can be
+        # interleaved, a chunk at a time (a sort of runs, not a comparison an event).
+        unread = [log_.keyed[-1][0] for log_ in logs if not log_.done and log_.keyed]
+        horizon = min(unread) if unread else None
+        taken: list[Keyed] = []
+        for log_ in logs:
+            upto = (
+                len(log_.keyed)
+                if horizon is None
+                else bisect_right(log_.keyed, horizon, key=_moment)
+            )
+            taken += log_.keyed[:upto]
+            del log_.keyed[:upto]
+        taken.sort(key=_place)
+        out += [k[3] for k in taken]
+        while len(out) >= chunk:
+            yield out[:chunk]
+            del out[:chunk]
+        for log_ in logs:
+            await log_.fill()
     if out:
         yield out
+
+
+def _moment(k: Keyed) -> datetime:
+    return k[0]
+
+
+def _place(k: Keyed) -> tuple[datetime, int, int]:
+    return k[0], k[1], k[2]
 
 
 async def park(conn: asyncpg.Connection, table: str, d: Delivery, reason: str) -> None:

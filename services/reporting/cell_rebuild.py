@@ -3,7 +3,8 @@
 The cells' fold needs nothing the other read models hold, and most of its work is Python: run
 beside the rest of the rebuild, it uses the machine's other core instead of doubling the
 rebuild's time. It reads the same logs up to the same positions, in the same order, keeps the
-facts and sums in memory and saves them at the end.
+facts and sums in memory and saves them at the end. A chunk that cannot be applied makes it start
+over, that chunk an event at a time (the one that fails is parked).
 
     python -m services.reporting.cell_rebuild --schema reporting_next \\
         --before '{"declarations": 1001, "label": 501}'
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import resource
 import sys
@@ -32,7 +32,7 @@ from infra.settings import DatabaseSettings
 from services.reporting.cell_memory import CellMemory
 from services.reporting.cell_projection import CellFigures
 from services.reporting.projector import park
-from services.reporting.rebuild import CHUNK, Retargeted
+from services.reporting.rebuild import CHUNK, Retargeted, collected_every
 
 log = structlog.get_logger("rebuild")
 
@@ -47,21 +47,80 @@ class CellsReport:
     max_rss_kib: int = 0
 
 
+# What a pass writes, emptied when it starts over.
+_TABLES = (
+    "cells", "figure_years", "cell_figures", "cell_usages", "cell_gar_resources", "cell_disorder",
+    "school_facts", "cell_sums",
+)  # fmt: skip
+_PARKED_HERE = "territory figures: "
+
+
+class _ChunkFailed(Exception):
+    def __init__(self, index: int) -> None:
+        super().__init__(f"chunk {index}")
+        self.index = index
+
+
 async def _apply(
     conn: asyncpg.Connection, target: Retargeted, deliveries: list[Delivery], memory: CellMemory
 ) -> None:
+    async with conn.transaction():
+        fold = CellFigures(memory)
+        for d in deliveries:
+            if d.event is not None and type(d.event) in CellFigures.types:
+                fold.add(d.event)
+        await fold.flush(target)
+
+
+async def _apply_alone(
+    conn: asyncpg.Connection, target: Retargeted, d: Delivery, memory: CellMemory
+) -> bool:
+    """One event, undone in memory if it fails (then parked): False when it was."""
     memory.begin()
     try:
-        async with conn.transaction():
-            fold = CellFigures(memory)
-            for d in deliveries:
-                if d.event is not None and type(d.event) in CellFigures.types:
-                    fold.add(d.event)
-            await fold.flush(target)
-    except BaseException:
-        memory.rollback()
+        await _apply(conn, target, [d], memory)
+    except (asyncpg.PostgresConnectionError, OSError):
         raise
+    except Exception as exc:
+        memory.rollback()
+        await park(target, d, f"{_PARKED_HERE}{type(exc).__name__}: {exc}")
+        return False
     memory.commit()
+    return True
+
+
+async def _pass(
+    conn: asyncpg.Connection, target: Retargeted, before: dict[str, int], careful: set[int]
+) -> CellsReport:
+    """Every chunk at once, but those of `careful`, an event at a time (a chunk that fails
+    raises `_ChunkFailed`: what it changed in memory cannot be told apart, the pass starts
+    over). Nothing is copied to undo in the common case, where nothing fails."""
+    report = CellsReport()
+    for table in _TABLES:
+        await target.execute(f"TRUNCATE reporting.{table}")
+    await target.execute("DELETE FROM reporting.parked WHERE reason LIKE $1", _PARKED_HERE + "%")
+    memory = CellMemory(complete=True)
+    sources = [SOURCES[s] for s in before]
+    with collected_every(20) as chunk_done:
+        index = 0
+        async for chunk in read_logs(conn, sources, {}, before, CHUNK):
+            if index in careful:
+                for d in chunk:
+                    applied = await _apply_alone(conn, target, d, memory)
+                    report.applied += applied
+                    report.parked += not applied
+            else:
+                try:
+                    await _apply(conn, target, chunk, memory)
+                except (asyncpg.PostgresConnectionError, OSError):
+                    raise
+                except Exception as exc:
+                    raise _ChunkFailed(index) from exc
+                report.applied += len(chunk)
+            index += 1
+            chunk_done()
+    await memory.dump(target)
+    return report
 
 
 async def project_cells(
@@ -69,32 +128,17 @@ async def project_cells(
 ) -> CellsReport:
     """The cells of every event before the positions `before`, into `schema`."""
     started = time.monotonic()
-    report = CellsReport()
     conn: asyncpg.Connection = await asyncpg.connect(database.url)
     try:
         target = Retargeted(conn, schema)
-        memory = CellMemory(complete=True)
-        sources = [SOURCES[s] for s in before]
-        async for chunk in read_logs(conn, sources, {}, before, CHUNK):
-            # The facts kept in memory are many long-lived objects: left to the collector, it
-            # would walk all of them again and again (a third of this process's time).
-            gc.freeze()
+        careful: set[int] = set()
+        while True:
             try:
-                await _apply(conn, target, chunk, memory)
-                report.applied += len(chunk)
-            except (asyncpg.PostgresConnectionError, OSError):
-                raise
-            except Exception:
-                for d in chunk:
-                    try:
-                        await _apply(conn, target, [d], memory)
-                        report.applied += 1
-                    except (asyncpg.PostgresConnectionError, OSError):
-                        raise
-                    except Exception as exc:
-                        await park(target, d, f"territory figures: {type(exc).__name__}: {exc}")
-                        report.parked += 1
-        await memory.dump(target)
+                report = await _pass(conn, target, before, careful)
+                break
+            except _ChunkFailed as failed:
+                log.warning("territory_figures_started_over", chunk=failed.index)
+                careful.add(failed.index)
     finally:
         await conn.close()
     report.seconds = time.monotonic() - started

@@ -8,6 +8,7 @@ projector's lock, applies the last events, and swaps the schemas in one transact
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import resource
@@ -15,7 +16,8 @@ import sys
 import time
 import uuid
 from asyncio.subprocess import Process
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +43,30 @@ log = structlog.get_logger("rebuild")
 LIVE, NEXT = "reporting", "reporting_next"
 # Larger than the projector's chunks: fewer, fuller batches (memory stays far below 1 GiB).
 CHUNK = 20_000
+
+
+@contextmanager
+def collected_every(chunks: int) -> Iterator[Callable[[], None]]:
+    """Python's collector every `chunks` chunks, not whenever it counts enough new objects: a
+    rebuild keeps many objects alive (decoded chunks waiting to be interleaved, the territory
+    figures' facts), which the collector would walk again and again (measured: reading and
+    decoding the national logs, 49 s with it, 16 s without). Yields what to call after each
+    chunk."""
+    done = 0
+
+    def chunk_done() -> None:
+        nonlocal done
+        done += 1
+        if done % chunks == 0:
+            gc.collect()
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield chunk_done
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def read_logs(
@@ -238,12 +264,14 @@ async def rebuild(
         before = {s.service: await _log_head(conn, s) + 1 for s in sources}
         cells = await _start_cells(database, before)
         try:
-            async for chunk in read_logs(conn, sources, positions, before):
-                await _apply_chunk(conn, target, chunk, report)
-                for d in chunk:
-                    positions[d.source] = d.position
-                if progress is not None:
-                    progress(len(chunk))
+            with collected_every(20) as chunk_done:
+                async for chunk in read_logs(conn, sources, positions, before):
+                    await _apply_chunk(conn, target, chunk, report)
+                    for d in chunk:
+                        positions[d.source] = d.position
+                    if progress is not None:
+                        progress(len(chunk))
+                    chunk_done()
             cells_report = await _finish_cells(cells)
         finally:
             if cells.returncode is None:
