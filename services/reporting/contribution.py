@@ -37,6 +37,9 @@ from events.values import region_of
 
 PARIS = ZoneInfo("Europe/Paris")
 
+# Bump when what a school contributes changes: the read models are refilled (their fingerprint).
+FIGURES_VERSION = 1
+
 FIELDS = (
     "schools", "answered", "on_time", "declared", "classes", "teacher", "pupil", "with_robots",
     "with_ent", "i0", "i1", "i2", "i3", "usages", "ent_figures", "e0", "e1", "e2", "e3",

@@ -10,10 +10,12 @@ from importlib import resources
 import asyncpg
 import structlog
 
+from events.ent import ENT_RULES
 from infra import consumer
 from infra.consumer import Delivery, LogConsumer, Reconnect
 from infra.consumer import read_log as read_log
 from infra.relay import SOURCES
+from services.reporting.contribution import FIGURES_VERSION
 from services.reporting.projection import Projection
 
 log = structlog.get_logger("projector")
@@ -32,7 +34,10 @@ def schema_sql() -> list[str]:
 
 
 def schema_fingerprint() -> str:
-    return hashlib.sha256("\n".join(schema_sql()).encode()).hexdigest()[:16]
+    """The read models' definition: their DDL, and the rules the territory figures were summed
+    under (a new ENT rule, or new contributions, refill them)."""
+    rules = f"{FIGURES_VERSION}:{sorted(ENT_RULES.items())!r}"
+    return hashlib.sha256("\n".join([*schema_sql(), rules]).encode()).hexdigest()[:16]
 
 
 async def ensure_read_models(conn: asyncpg.Connection) -> None:
