@@ -45,7 +45,7 @@ def _copy_facts(f: SchoolFacts) -> SchoolFacts:
         places=list(f.places),
         answers=dict(f.answers),
         usages=dict(f.usages),
-        ent={r: dict(periods) for r, periods in f.ent.items()},
+        ent=dict(f.ent),
         gar=dict(f.gar),
         awards=dict(f.awards),
     )

@@ -20,6 +20,7 @@ read from the cells from then on.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,6 +56,7 @@ from services.reporting.contribution import (
     USAGES,
     Answers,
     Contribution,
+    EntYear,
     Part,
     SchoolFacts,
     cell_of,
@@ -258,14 +260,9 @@ class CellSteps:
             rentree = parse_school_year(e.school_year)
             c = e.connections
             total = c.pupils + c.parents + c.teachers
-            figures = (total, period_reaches(total, e.enrolled_pupils, rule_for(rentree)))
-            self.change(
-                facts,
-                [rentree],
-                at,
-                lambda: facts.ent.setdefault(rentree, {}).__setitem__(e.period, figures),
-                (ENT,),
-            )
+            reached = period_reaches(total, e.enrolled_pupils, rule_for(rentree))
+            year = facts.ent.get(rentree, EntYear()).with_period(e.period, total, reached)
+            self.change(facts, [rentree], at, lambda: facts.ent.__setitem__(rentree, year), (ENT,))
         elif isinstance(e, GarAccessesImported):
             self.gar(facts, e)
         elif isinstance(e, LabelAwarded):
@@ -314,7 +311,7 @@ class CellSteps:
     def usage(self, facts: SchoolFacts, e: UsageAdded | UsageRemoved) -> None:
         """The usages of the years not ended when it was recorded (the most frequent event: its
         step is the one usage counted in or out, without computing contributions)."""
-        at, code, added = e.recorded_at, e.code, type(e) is UsageAdded
+        at, code, added = e.recorded_at, sys.intern(e.code), type(e) is UsageAdded
         sign = 1 if added else -1
         for r, ends in self.held:
             if ends <= at:
@@ -336,7 +333,7 @@ class CellSteps:
         rentree = parse_school_year(e.school_year)
         accesses: dict[str, int] = {}
         for r in e.resources:
-            accesses.setdefault(r.resource, r.accesses)  # a resource's first line stands
+            accesses.setdefault(sys.intern(r.resource), r.accesses)  # its first line stands
         used = tuple(sorted(name for name, n in accesses.items() if n > 0))
         listed = (sum(accesses.values()), used)
         self.change(

@@ -51,7 +51,7 @@ ZEROS = (0,) * WIDTH
 Closes = Mapping[tuple[str, int], date]
 
 
-class Answers(msgspec.Struct, array_like=True, frozen=True):
+class Answers(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """A school's answers for one rentrée, as last given, and the day they were first given."""
 
     classes: int
@@ -61,6 +61,23 @@ class Answers(msgspec.Struct, array_like=True, frozen=True):
     robots: bool
     ent: bool
     first_on: date  # Paris date
+
+
+class EntYear(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """The connections in force of each period (1–5; -1: not imported), and which periods
+    reached the year's rule (bit p - 1 for period p)."""
+
+    connections: tuple[int, int, int, int, int] = (-1, -1, -1, -1, -1)
+    reached: int = 0
+
+    def with_period(self, period: int, connections: int, reached: bool) -> EntYear:
+        figures = list(self.connections)
+        figures[period - 1] = connections
+        bit = 1 << (period - 1)
+        return EntYear(
+            (figures[0], figures[1], figures[2], figures[3], figures[4]),
+            self.reached | bit if reached else self.reached & ~bit,
+        )
 
 
 class SchoolFacts(msgspec.Struct, array_like=True):
@@ -74,9 +91,8 @@ class SchoolFacts(msgspec.Struct, array_like=True):
     answers: dict[int, Answers] = msgspec.field(default_factory=dict)
     # Its usages as each school year the cells hold ended (or now), by rentrée.
     usages: dict[int, tuple[str, ...]] = msgspec.field(default_factory=dict)
-    # ENT connections in force: rentrée -> period -> (connections, whether the period reached
-    # the year's rule).
-    ent: dict[int, dict[int, tuple[int, bool]]] = msgspec.field(default_factory=dict)
+    # ENT connections in force, by rentrée.
+    ent: dict[int, EntYear] = msgspec.field(default_factory=dict)
     # GAR list in force: rentrée -> (accès, resources with at least one accès).
     gar: dict[int, tuple[int, tuple[str, ...]]] = msgspec.field(default_factory=dict)
     # Awards: rentrée awarded -> (last rentrée valid, level).
@@ -168,14 +184,14 @@ def _usages(facts: SchoolFacts, rentree: int, closes: Closes) -> Contribution:
 
 def _ent(facts: SchoolFacts, rentree: int, closes: Closes) -> Contribution:
     """ent_figures, e0 … e3, ent_connections."""
-    periods = facts.ent.get(rentree)
-    if not periods:
+    year = facts.ent.get(rentree)
+    if year is None:
         return _NO_ENT
-    connections = sum(c for c, _ in periods.values())
+    connections = sum(c for c in year.connections if c >= 0)
     a = in_force(facts.answers, rentree)
     if a is None or not a.ent:
         return Contribution((0, 0, 0, 0, 0, connections))
-    index = index_for(sum(1 for _, reached in periods.values() if reached), rule_for(rentree))
+    index = index_for(year.reached.bit_count(), rule_for(rentree))
     return Contribution(
         (1, 1 if index == 0 else 0, 1 if index == 1 else 0, 1 if index == 2 else 0,
          1 if index == 3 else 0, connections)

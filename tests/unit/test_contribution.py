@@ -15,6 +15,7 @@ from services.reporting.contribution import (
     FIELDS,
     NOTHING,
     Answers,
+    EntYear,
     SchoolFacts,
     cell_of,
     contribution,
@@ -66,7 +67,8 @@ def test_on_time_is_by_the_campaign_of_its_academie_closing_day() -> None:
 
 
 def test_ent_index_needs_the_ent_declared_and_figures_but_connections_always_count() -> None:
-    periods = {1: (300, True), 2: (10, False), 3: (250, True)}
+    periods = EntYear().with_period(1, 300, True).with_period(2, 10, False)
+    periods = periods.with_period(3, 250, True)
     using = figures(school(answers={2024: answers(ent=True)}, ent={2024: periods}), 2024)
     assert (using["ent_figures"], using["e1"], using["ent_connections"]) == (1, 1, 560)
     other = figures(school(answers={2024: answers(ent=False)}, ent={2024: periods}), 2024)
@@ -86,6 +88,11 @@ def test_gar_usages_and_the_award_held_during_the_year() -> None:
     assert (c.usages, c.resources) == (("PROGRAMMATION", "ROBOTIQUE"), ("Lalilo",))
     assert figures(facts, 2023)["l1"] == 1
     assert figures(facts, 2026)["labelled"] == 0
+
+
+def test_a_period_imported_again_replaces_the_figures_of_its_first_import() -> None:
+    year = EntYear().with_period(2, 500, True).with_period(2, 20, False)
+    assert (year.connections, year.reached) == ((-1, 20, -1, -1, -1), 0)
 
 
 def test_a_cell_is_a_departement_of_an_academie() -> None:
