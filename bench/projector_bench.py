@@ -7,7 +7,9 @@ publishes them to a fresh stream. Then, alternately, `rounds` times:
 (a) baseline: a bare nats-py pull consumer (a new durable on the same stream, fetching as many
     messages at a time as the projector does) fetches and acks every message;
 (b) the projector, run as a real process (`python -m infra.cli run projector`) on empty read
-    models, catches up until `reporting.tracking` reaches the last notification id.
+    models, catches up until `reporting.tracking` reaches the last notification id;
+(c) the territory figures' projector (`run territories`), which runs beside it, the same way
+    (`reporting.cell_tracking`): its own figure, against the same baseline.
 
 Both are timed from the moment their durable consumer exists. The best of each is kept.
 """
@@ -52,6 +54,9 @@ from infra.settings import DatabaseSettings, NatsSettings
 from services.declarations.app import open_application
 from services.declarations.application import DeclarationsApplication
 from services.declarations.register_csv import parse_register
+from services.reporting.cell_projector import DURABLE as CELLS_DURABLE
+from services.reporting.cell_projector import PARKED as CELL_PARKED
+from services.reporting.cell_projector import TRACKING as CELL_TRACKING
 from services.reporting.projector import DURABLE
 
 ACADEMIE = "montpellier"
@@ -267,22 +272,41 @@ class Projected:
     parked: int
 
 
+@dataclass(frozen=True)
+class Consumer:
+    """A read models' consumer as the bench runs it: its component, durable and tables."""
+
+    component: str
+    durable: str
+    tracking: str
+    parked: str
+
+
+PROJECTOR = Consumer("projector", DURABLE, "reporting.tracking", "reporting.parked")
+TERRITORIES = Consumer("territories", CELLS_DURABLE, CELL_TRACKING, CELL_PARKED)
+
+
 async def project_all(
-    database: DatabaseSettings, stream: NatsSettings, dev_key: str, last: int, logs: Path
+    database: DatabaseSettings,
+    stream: NatsSettings,
+    dev_key: str,
+    last: int,
+    logs: Path,
+    consumer: Consumer = PROJECTOR,
 ) -> Projected:
-    """Run the projector as a process on empty read models until it has applied `last`."""
+    """Run a consumer as a process on empty read models until it has applied `last`."""
     conn: asyncpg.Connection = await asyncpg.connect(database.url)
     nc = await nats.connect(stream.url)
     component: Component | None = None
     try:
         js = nc.jetstream()
         await conn.execute("DROP SCHEMA IF EXISTS reporting CASCADE")
-        await _delete_consumer(js, stream.stream, DURABLE)
+        await _delete_consumer(js, stream.stream, consumer.durable)
         loop = asyncio.get_running_loop()
         deadline = _deadline(max(180.0, last / 50))
         launched = monotonic()
-        component = start_component("projector", database, stream, dev_key, logs)
-        while not await _consumer_exists(js, stream.stream, DURABLE):
+        component = start_component(consumer.component, database, stream, dev_key, logs)
+        while not await _consumer_exists(js, stream.stream, consumer.durable):
             component.check_alive()
             if loop.time() > deadline:
                 raise RuntimeError("the projector's consumer never appeared")
@@ -292,13 +316,13 @@ async def project_all(
             component.check_alive()
             if loop.time() > deadline:
                 raise RuntimeError(f"the projector did not reach {last} in time")
-            position = await _fetch_position(conn, "reporting.tracking", "declarations")
+            position = await _fetch_position(conn, consumer.tracking, "declarations")
             if position is not None and position >= last:
                 break
             await asyncio.sleep(POLL_SECONDS)
         done, cpu = monotonic(), cpu_seconds(component.proc.pid) - cpu
         peak = component.stop()
-        parked = int(await conn.fetchval("SELECT count(*) FROM reporting.parked"))
+        parked = int(await conn.fetchval(f"SELECT count(*) FROM {consumer.parked}"))
     finally:
         if component is not None:
             component.stop()
@@ -325,15 +349,21 @@ async def run(srv: Servers, options: Options, workdir: Path) -> Section:
             relayed = await relay_all(database, stream, dev_key, last, logs)
             bare: list[Consumed] = []
             real: list[Projected] = []
+            cells: list[Projected] = []
             for n in range(options.rounds):
                 bare.append(await bare_consume(stream, f"bench_bare_{n}", last, options.batch))
                 real.append(await project_all(database, stream, dev_key, last, logs))
+                cells.append(await project_all(database, stream, dev_key, last, logs, TERRITORIES))
     best = max(real, key=lambda p: p.per_second)
     peaks = [p.peak_mib for p in real if p.peak_mib is not None]
     section.figures += [
         Figure(
             "projector catch-up", best.per_second, "events/s",
             max(b.per_second for b in bare), "bare nats-py fetch+ack", goal="≥ 0.7",
+        ),
+        Figure(
+            "territory figures catch-up", max(c.per_second for c in cells), "events/s",
+            max(b.per_second for b in bare), "bare nats-py fetch+ack",
         ),
         Figure("relay catch-up (info)", relayed.per_second, "events/s"),
         Figure("peak memory, relay", relayed.peak_mib or 0.0, "MiB", digits=1),
@@ -349,13 +379,17 @@ async def run(srv: Servers, options: Options, workdir: Path) -> Section:
         + ", ".join(f"{p.per_second:.0f}" for p in real)
         + " (counting its process start: "
         + ", ".join(f"{p.with_start:.0f}" for p in real)
-        + ").",
+        + "); territory figures' projector "
+        + ", ".join(f"{c.per_second:.0f}" for c in cells)
+        + ".",
         "CPU, cores: bare consumer "
         + ", ".join(f"{b.cores:.2f}" for b in bare)
         + "; projector process "
         + ", ".join(f"{p.cores:.2f}" for p in real)
+        + "; territory figures' process "
+        + ", ".join(f"{c.cores:.2f}" for c in cells)
         + " (PostgreSQL's not counted).",
     ]
-    if any(p.parked for p in real):
-        section.notes.append(f"PARKED events: {[p.parked for p in real]}")
+    if any(p.parked for p in [*real, *cells]):
+        section.notes.append(f"PARKED events: {[p.parked for p in [*real, *cells]]}")
     return section

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from infra.errors import FieldError
 
 SERVICES = {"declarations": 8001, "label": 8002, "reporting": 8003}
-WORKERS = ("relay", "projector", "label-register")
+WORKERS = ("relay", "projector", "territories", "label-register")
 log = structlog.get_logger("cli")
 
 
@@ -70,6 +70,10 @@ async def _run_worker(name: str) -> None:
         from services.label.register_consumer import RegisterConsumer
 
         await RegisterConsumer(db, nats).run(stop)
+    elif name == "territories":
+        from services.reporting.cell_projector import CellProjector
+
+        await CellProjector(db, nats).run(stop)
     else:
         from services.reporting.projector import Projector
 

@@ -228,9 +228,11 @@ class CellMemory:
             uais = sorted(self.changed_schools)
             await conn.execute(
                 """INSERT INTO reporting.school_facts
-                   SELECT * FROM unnest($1::text[], $2::bytea[])
-                   ON CONFLICT (uai) DO UPDATE SET facts = EXCLUDED.facts""",
+                   SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])
+                   ON CONFLICT (uai) DO UPDATE
+                   SET academie = EXCLUDED.academie, facts = EXCLUDED.facts""",
                 uais,
+                [self.schools[u].academie for u in uais],
                 [_encode_facts(self.schools[u]) for u in uais],
             )
             self.changed_schools.clear()
@@ -251,7 +253,7 @@ class CellMemory:
         await conn.copy_records_to_table(
             "school_facts",
             schema_name="reporting",
-            records=((u, _encode_facts(f)) for u, f in sorted(self.schools.items())),
+            records=((u, f.academie, _encode_facts(f)) for u, f in sorted(self.schools.items())),
         )
         await conn.copy_records_to_table(
             "cell_sums",

@@ -501,8 +501,8 @@ _UPSERT_FIGURES = """
 
 @dataclass
 class CellFigures:
-    """The fold of every event that changes a territory's figures, flushed after the others
-    (it reads the declarations they wrote to find who a campaign concerns)."""
+    """The fold of every event that changes a territory's figures (it needs nothing the other
+    read models hold)."""
 
     types: ClassVar[tuple[type[Event], ...]] = (
         SchoolRegistered, SchoolDetailsChanged, SchoolClosed, CampaignOpened,
@@ -545,14 +545,11 @@ async def load(conn: asyncpg.Connection, memory: CellMemory, batch: list[Event])
     uais = {e.uai for e in batch if e.uai is not None}
     for e in batch:
         if isinstance(e, CampaignOpened):
+            # The académie's schools: those that answered for the year may be on time.
             uais.update(
                 r["uai"]
                 for r in await conn.fetch(
-                    """SELECT DISTINCT d.uai FROM reporting.declaration_versions d
-                       JOIN reporting.schools s USING (uai)
-                       WHERE d.rentree = $1 AND s.academie = $2""",
-                    parse_school_year(e.school_year),
-                    e.academie,
+                    "SELECT uai FROM reporting.school_facts WHERE academie = $1", e.academie
                 )
             )
     await memory.load_schools(conn, uais)

@@ -45,12 +45,15 @@ async def wait_for_position(
         delay = min(delay * 2, 0.1)
 
 
-async def projected_through(conn: asyncpg.Connection, at: datetime) -> bool:
-    """Whether every event recorded up to `at` is in the read models: the next event of each
-    source's log that the projection has not applied was recorded after `at` (or there is none)."""
+async def projected_through(
+    conn: asyncpg.Connection, at: datetime, tracking: str = "reporting.tracking"
+) -> bool:
+    """Whether every event recorded up to `at` is in the read models (those a consumer keeps
+    its positions in `tracking` for): the next event of each source's log that it has not
+    applied was recorded after `at` (or there is none)."""
     positions = {
         r["source"]: r["position"]
-        for r in await conn.fetch("SELECT source, position FROM reporting.tracking")
+        for r in await conn.fetch(f"SELECT source, position FROM {tracking}")  # noqa: S608
     }
     for source in SOURCES.values():
         exists = await conn.fetchval("SELECT to_regclass($1)", f"{source.schema}.{source.table}")

@@ -118,7 +118,8 @@ class SchoolProfileController(Controller):
             place = await _school(request, conn, uai, at)
             if not may_read_school(principal_of(request), place):
                 raise Forbidden(f"Votre périmètre ne permet pas de consulter l'école {uai}.")
-            profile = await school_profile(conn, uai, school_year, at)
+            now = as_of is None and school_year is None
+            profile = await school_profile(conn, uai, school_year, at, now)
         assert profile is not None
         return Response(profile, headers={"X-Numecole-Fresh": "true" if fresh else "false"})
 
@@ -200,7 +201,9 @@ class TerritoryController(Controller):
             return error_response(503, [FieldError("", STILL_PROJECTING)])
         async with _pool(request).acquire() as conn:
             await self._checked(request, conn, level, code, at)
-            return await territory_profile(conn, level, code, school_year or school_year_on(at), at)
+            year = school_year or school_year_on(at)
+            now = as_of is None and school_year is None
+            return await territory_profile(conn, level, code, year, at, now)
 
     @get("/schools.csv", operation_id="getTerritorySchoolsCsv", media_type="text/csv")
     async def schools(
@@ -217,8 +220,9 @@ class TerritoryController(Controller):
         async with _pool(request).acquire() as conn:
             await self._checked(request, conn, level, code, at)
             profile = await territory_profile(
-                conn, level, code, school_year or school_year_on(at), at
-            )
+                conn, level, code, school_year or school_year_on(at), at,
+                as_of is None and school_year is None,
+            )  # fmt: skip
         return Response(
             schools_csv(profile.schools),
             media_type="text/csv; charset=utf-8",

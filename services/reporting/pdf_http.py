@@ -86,7 +86,9 @@ class SchoolProfilePdfController(Controller):
                 raise NotFound(f"L'école {uai} n'était pas encore enregistrée à cette date.")
             if not may_read_school(principal_of(request), place):
                 raise Forbidden(f"Votre périmètre ne permet pas de consulter l'école {uai}.")
-            profile = await school_profile(conn, uai, school_year, at)
+            profile = await school_profile(
+                conn, uai, school_year, at, as_of is None and school_year is None
+            )
         assert profile is not None
         # Some 20–60 ms of CPU: off the event loop, so other requests keep being served.
         pdf = await anyio.to_thread.run_sync(render_profile_pdf, profile)

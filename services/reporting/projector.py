@@ -84,18 +84,13 @@ async def park(conn: asyncpg.Connection, d: Delivery, reason: str) -> None:
     await consumer.park(conn, PARKED, d, reason)
 
 
-class Projector(LogConsumer):
-    name = "projector"
-    durable = DURABLE
+class ReadModelConsumer(LogConsumer):
+    """A consumer of every log that keeps read models of the `reporting` schema: it creates
+    them, and reconnects when a rebuild switched them."""
+
     subjects = ">"
     sources = tuple(SOURCES)
-    tracking = "reporting.tracking"
-    parked = PARKED
-    lock = PROJECTOR_LOCK
     generation: str | None = None
-
-    def applier(self, conn: asyncpg.Connection) -> Projection:
-        return Projection(conn)
 
     async def prepare(self, conn: asyncpg.Connection) -> None:
         await ensure_read_models(conn)
@@ -106,3 +101,17 @@ class Projector(LogConsumer):
         if await generation_of(conn) != self.generation:
             raise GenerationChanged
         return positions
+
+
+class Projector(ReadModelConsumer):
+    """Every read model but the territory figures, which `cell_projector.CellProjector` keeps
+    beside it, so that neither waits for the other."""
+
+    name = "projector"
+    durable = DURABLE
+    tracking = "reporting.tracking"
+    parked = PARKED
+    lock = PROJECTOR_LOCK
+
+    def applier(self, conn: asyncpg.Connection) -> Projection:
+        return Projection(conn, cells=False)

@@ -29,6 +29,8 @@ from infra import consumer
 from infra.consumer import Delivery
 from infra.relay import SOURCES, Source
 from infra.settings import DatabaseSettings
+from services.reporting.cell_projector import CELLS_LOCK
+from services.reporting.cell_projector import TRACKING as CELL_TRACKING
 from services.reporting.projection import Projection
 from services.reporting.projector import (
     PROJECTOR_LOCK,
@@ -289,9 +291,10 @@ async def rebuild(
             "SELECT tablename FROM pg_tables WHERE schemaname = $1", NEXT
         ):
             await conn.execute(f'ANALYZE {NEXT}."{table["tablename"]}"')
-        # The tail, with the live projector held, then the switch.
+        # The tail, with the live projectors held, then the switch.
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", PROJECTOR_LOCK)
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", CELLS_LOCK)
             async for chunk in read_logs(conn, sources, positions):
                 projection = Projection(target)
                 for d in chunk:
@@ -302,12 +305,13 @@ async def rebuild(
                 report.applied += len(chunk)
                 if progress is not None:
                     progress(len(chunk))
-            await target.executemany(
-                "INSERT INTO reporting.tracking (source, position) VALUES ($1, $2) "
-                "ON CONFLICT (source) DO UPDATE SET position = EXCLUDED.position",
-                [(s, p) for s, p in positions.items()]
-                + [(s, 0) for s in SOURCES if s not in positions],
-            )
+            for tracking in ("reporting.tracking", CELL_TRACKING):
+                await target.executemany(
+                    f"INSERT INTO {tracking} (source, position) VALUES ($1, $2) "  # noqa: S608
+                    "ON CONFLICT (source) DO UPDATE SET position = EXCLUDED.position",
+                    [(s, p) for s, p in positions.items()]
+                    + [(s, 0) for s in SOURCES if s not in positions],
+                )
             await conn.execute(f"ALTER SCHEMA {LIVE} RENAME TO reporting_old")
             await conn.execute(f"ALTER SCHEMA {NEXT} RENAME TO {LIVE}")
             await conn.execute("DROP SCHEMA reporting_old CASCADE")

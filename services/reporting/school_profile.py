@@ -184,11 +184,13 @@ async def school_profile(
     uai: str,
     school_year: str | None,
     as_of: datetime | None = None,
+    now: bool = False,
 ) -> SchoolProfile | None:
     """The profile of a school for a school year, as the record stood at `as_of` (default now):
-    only what was recorded by then counts, so a past answer never changes."""
-    now = datetime.now(UTC)
-    at = min(as_of or now, now)
+    only what was recorded by then counts, so a past answer never changes (`now`: the present,
+    as far as the projections have gone)."""
+    produced = datetime.now(UTC)
+    at = min(as_of or produced, produced)
     school = await school_version(conn, uai, at)
     if school is None:
         return None
@@ -253,7 +255,7 @@ async def school_profile(
     e = effective
     # The académie's sums of the year, read once for the comparison, its ENT and label shares.
     code = school["academie"]
-    sums = (await territory_sums(conn, "academie", code, rentree, rentree, at))[rentree]
+    sums = (await territory_sums(conn, "academie", code, rentree, rentree, at, now=now))[rentree]
     return SchoolProfile(
         uai=uai,
         name=school["name"],
@@ -264,7 +266,7 @@ async def school_profile(
         departement=school["departement"],
         academie=school["academie"],
         school_year=year,
-        produced_at=now,
+        produced_at=produced,
         as_of=at,
         declaration=DeclarationInfo(
             school_year_of_rentree(e["rentree"]),

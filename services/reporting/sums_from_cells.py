@@ -11,7 +11,9 @@ from datetime import datetime
 
 import asyncpg
 
+from services.reporting.cell_projector import TRACKING
 from services.reporting.contribution import FIELDS
+from services.reporting.freshness import projected_through
 
 # The territories made of cells.
 LEVELS = ("departement", "academie", "region")
@@ -20,10 +22,17 @@ _SUMS = ", ".join(f"sum(f.{name})::bigint AS {name}" for name in FIELDS)
 
 
 async def covered(
-    conn: asyncpg.Connection, level: str, code: str, first: int, last: int, at: datetime
+    conn: asyncpg.Connection,
+    level: str,
+    code: str,
+    first: int,
+    last: int,
+    at: datetime,
+    now: bool = False,
 ) -> bool:
     """Whether the cells hold every school year from `first` to `last` at `at`, with no cell of
-    the territory inexact then."""
+    the territory inexact then, and everything recorded by `at` applied (their projector runs
+    beside the others; `now`: the present, as far as they have gone, like every read model)."""
     row = await conn.fetchrow(
         f"""SELECT (SELECT count(*) FROM reporting.figure_years
                     WHERE rentree BETWEEN $2 AND $3 AND since <= $4) AS years,
@@ -37,7 +46,9 @@ async def covered(
         at,
     )
     assert row is not None
-    return bool(row["years"] == last - first + 1 and not row["inexact"])
+    if row["years"] != last - first + 1 or row["inexact"]:
+        return False
+    return now or await projected_through(conn, at, TRACKING)
 
 
 async def year_sums(

@@ -110,10 +110,11 @@ async def territory_figures_by_year(
 
 
 async def territory_top_usages(
-    conn: asyncpg.Connection, level: str, code: str, rentree: int, at: datetime
+    conn: asyncpg.Connection, level: str, code: str, rentree: int, at: datetime, now: bool = False
 ) -> list[UsageCount]:
     """The ten usages most declared as the school year ended (or at `at`)."""
-    return [UsageCount(c, n) for c, n in await top_usages(conn, level, code, rentree, at)]
+    found = await top_usages(conn, level, code, rentree, at, now=now)
+    return [UsageCount(c, n) for c, n in found]
 
 
 async def territory_figures(

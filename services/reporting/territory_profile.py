@@ -88,12 +88,17 @@ async def first_rentree(conn: asyncpg.Connection) -> int | None:
 
 
 async def territory_profile(
-    conn: asyncpg.Connection, level: str, code: str, school_year: str, at: datetime
+    conn: asyncpg.Connection,
+    level: str,
+    code: str,
+    school_year: str,
+    at: datetime,
+    now: bool = False,
 ) -> TerritoryProfile:
     rentree = parse_school_year(school_year)
     start = min(await first_rentree(conn) or rentree, rentree)
-    sums = await territory_sums(conn, level, code, start, rentree, at)
-    top = await territory_top_usages(conn, level, code, rentree, at)
+    sums = await territory_sums(conn, level, code, start, rentree, at, now=now)
+    top = await territory_top_usages(conn, level, code, rentree, at, now)
     evolution = []
     for r, year in sorted(sums.items()):
         f = year_figures(level, code, at, year, [])

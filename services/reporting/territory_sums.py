@@ -80,12 +80,15 @@ async def territory_sums(
     last: int,
     at: datetime,
     parts: Collection[str] = sums_from_members.PARTS,
+    *,
+    now: bool = False,
 ) -> dict[int, YearSums]:
     """The sums of every school year from `first` to `last`, as at `at` (at least those of
-    `parts`: `sums_from_members.PARTS`; the others may be left at zero)."""
+    `parts`: `sums_from_members.PARTS`; the others may be left at zero). `now`: `at` is the
+    present, read as far as the projections have gone."""
     level = _level(level)
     if level in sums_from_cells.LEVELS and await sums_from_cells.covered(
-        conn, level, code, first, last, at
+        conn, level, code, first, last, at, now
     ):
         rows = await sums_from_cells.year_sums(conn, level, code, first, last, at)
     else:
@@ -94,13 +97,20 @@ async def territory_sums(
 
 
 async def top_usages(
-    conn: asyncpg.Connection, level: str, code: str, rentree: int, at: datetime, limit: int = 10
+    conn: asyncpg.Connection,
+    level: str,
+    code: str,
+    rentree: int,
+    at: datetime,
+    limit: int = 10,
+    *,
+    now: bool = False,
 ) -> list[tuple[str, int]]:
     """The usages most declared by the territory's schools as the year ended (or at `at`):
     (code, schools), most declared first."""
     level = _level(level)
     if level in sums_from_cells.LEVELS and await sums_from_cells.covered(
-        conn, level, code, rentree, rentree, at
+        conn, level, code, rentree, rentree, at, now
     ):
         return await sums_from_cells.top_usages(conn, level, code, rentree, at, limit)
     return await sums_from_members.top_usages(conn, level, code, rentree, at, limit)

@@ -15,9 +15,12 @@ import msgspec
 import pytest
 
 from bench.national_data import generate
-from infra.settings import DatabaseSettings
+from infra.consumer import read_logs
+from infra.relay import SOURCES
+from infra.settings import DatabaseSettings, NatsSettings
 from services.reporting import sums_from_cells, sums_from_members
-from services.reporting.projector import ensure_read_models
+from services.reporting.cell_projector import CellProjector
+from services.reporting.projector import Projector, ensure_read_models
 from services.reporting.territory_sums import YearSums, territory_sums, years_of
 from tests.reporting.test_rebuild import project_live
 
@@ -159,5 +162,51 @@ async def test_out_of_order_moments_are_read_from_the_members(country: DatabaseS
                 await sums_from_members.year_sums(conn, level, code, 2021, 2025, now), 2021, 2025
             )
             assert not differences(cells, members), (level, code)
+    finally:
+        await conn.close()
+
+
+async def test_a_past_moment_the_cells_have_not_reached_is_read_from_the_members(
+    country: DatabaseSettings,
+) -> None:
+    conn = await asyncpg.connect(country.url)
+    try:
+        await ensure_read_models(conn)
+        # The reporting projector has applied everything, the territory figures' only half.
+        unused = NatsSettings(url="nats://unused")
+        projector, cells = Projector(country, unused), CellProjector(country, unused)
+        generation = await conn.fetchval(
+            "SELECT value FROM reporting.meta WHERE key = 'generation'"
+        )
+        projector.generation = cells.generation = generation
+        deliveries = [
+            d async for chunk in read_logs(conn, list(SOURCES.values()), {}) for d in chunk
+        ]
+        half = deliveries[: len(deliveries) // 2]
+        for start in range(0, len(deliveries), 500):
+            await projector._apply_batch(conn, deliveries[start : start + 500])
+        for start in range(0, len(half), 500):
+            await cells._apply_batch(conn, half[start : start + 500])
+        reached = max(d.event.recorded_at for d in half if d.event is not None)
+        largest = await conn.fetchval(
+            "SELECT academie FROM reporting.schools GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+        )
+        before, after = reached - timedelta(days=30), reached + timedelta(days=30)
+        years = await held_years(conn, before)
+        assert years is not None
+        first, last = years
+        # Before where they are: from the cells; after: not yet, the members answer exactly.
+        assert await sums_from_cells.covered(conn, "academie", largest, first, last, before)
+        assert not await sums_from_cells.covered(conn, "academie", largest, first, last, after)
+        read = await territory_sums(conn, "academie", largest, first, last, after)
+        members = years_of(
+            await sums_from_members.year_sums(conn, "academie", largest, first, last, after),
+            first,
+            last,
+        )
+        assert not differences(read, members)
+        # The present is read as far as they have gone, like every read model.
+        now = datetime.now(UTC)
+        assert await sums_from_cells.covered(conn, "academie", largest, first, last, now, now=True)
     finally:
         await conn.close()

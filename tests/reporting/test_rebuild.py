@@ -21,6 +21,7 @@ from services.declarations.app import open_application
 from services.declarations.demo import CATALOGUE, demo_register, load_demo
 from services.label.demo import load_demo as load_label_demo
 from services.reporting.app import create_app
+from services.reporting.cell_projector import CellProjector
 from services.reporting.projector import Projector, ensure_read_models
 from services.reporting.rebuild import ProgressBar, log_size, rebuild
 from tests.support import bearer
@@ -36,7 +37,8 @@ async def checksums(conn: asyncpg.Connection, schema: str = "reporting") -> dict
     tables = await conn.fetch(
         "SELECT table_name FROM information_schema.tables "
         "WHERE table_schema = $1 AND table_type = 'BASE TABLE' "
-        "AND table_name NOT IN ('meta', 'tracking', 'parked') ORDER BY table_name",
+        "AND table_name NOT IN ('meta', 'tracking', 'parked', 'cell_tracking', 'cell_parked') "
+        "ORDER BY table_name",
         schema,
     )
     sums = {}
@@ -47,20 +49,26 @@ async def checksums(conn: asyncpg.Connection, schema: str = "reporting") -> dict
             f"FROM {schema}.{name} t"
         )
         sums[f"{name}:rows"] = str(await conn.fetchval(f"SELECT count(*) FROM {schema}.{name}"))
-    positions = await conn.fetch(f"SELECT source, position FROM {schema}.tracking ORDER BY source")
-    sums["tracking"] = repr([tuple(p) for p in positions])
+    for tracking in ("tracking", "cell_tracking"):
+        positions = await conn.fetch(
+            f"SELECT source, position FROM {schema}.{tracking} ORDER BY source"
+        )
+        sums[tracking] = repr([tuple(p) for p in positions])
     return sums
 
 
 async def project_live(
     database: DatabaseSettings, conn: asyncpg.Connection, interleaved: bool = True
 ) -> None:
-    """What the live projector does, in batches of an odd size: the logs interleaved as they
-    were recorded (as the bus delivers them), or one after the other."""
-    projector = Projector(database, NatsSettings(url="nats://unused"))
-    projector.generation = await conn.fetchval(
-        "SELECT value FROM reporting.meta WHERE key = 'generation'"
-    )
+    """What the live projectors do (the reporting one and the territory figures'), in batches
+    of an odd size: the logs interleaved as they were recorded (as the bus delivers them), or
+    one after the other."""
+    unused = NatsSettings(url="nats://unused")
+    projectors = (Projector(database, unused), CellProjector(database, unused))
+    for projector in projectors:
+        projector.generation = await conn.fetchval(
+            "SELECT value FROM reporting.meta WHERE key = 'generation'"
+        )
     sources = [
         s
         for s in SOURCES.values()
@@ -69,7 +77,8 @@ async def project_live(
     for logs in [sources] if interleaved else [[s] for s in sources]:
         async for chunk in read_logs(conn, logs, {}):
             for start in range(0, len(chunk), 137):
-                await projector._apply_batch(conn, chunk[start : start + 137])
+                for projector in projectors:
+                    await projector._apply_batch(conn, chunk[start : start + 137])
 
 
 async def test_a_rebuild_gives_identical_models_and_switches_over_while_serving(

@@ -90,11 +90,30 @@ CREATE TABLE IF NOT EXISTS reporting.cell_disorder (
 -- each cell's current sums (msgpack of `SchoolFacts` and `CellSums`).
 CREATE TABLE IF NOT EXISTS reporting.school_facts (
     uai text PRIMARY KEY,
+    academie text,  -- the schools a campaign concerns
     facts bytea NOT NULL
 );
+CREATE INDEX IF NOT EXISTS school_facts_academie ON reporting.school_facts (academie);
 CREATE TABLE IF NOT EXISTS reporting.cell_sums (
     cell bigint NOT NULL,
     rentree integer NOT NULL,
     sums bytea NOT NULL,
     PRIMARY KEY (cell, rentree)
+);
+
+-- The territory figures are kept by a consumer of their own (`cell_projector.py`): its
+-- positions in each log, and the events it could not apply.
+CREATE TABLE IF NOT EXISTS reporting.cell_tracking (
+    source text PRIMARY KEY,
+    position bigint NOT NULL DEFAULT 0,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS reporting.cell_parked (
+    id bigserial PRIMARY KEY,
+    source text,
+    position bigint,
+    subject text,
+    reason text NOT NULL,
+    data bytea,
+    parked_at timestamptz NOT NULL DEFAULT now()
 );
