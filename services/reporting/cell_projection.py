@@ -381,20 +381,13 @@ class CellSteps:
                     for i, d in enumerate(values, offset):
                         total[i] += d
                 for code, d in usage.items():
-                    n = sums.usages.get(code, 0) + d
-                    if n:
-                        sums.usages[code] = n
-                    else:
-                        sums.usages.pop(code, None)
-                    usages.add(at == loaded, (cell, rentree, code, at), n)
+                    usages.add(
+                        at == loaded, (cell, rentree, code, at), _count(sums.usages, code, d)
+                    )
                 if resource:
                     used_before = set(sums.resources)
                     for name, d in resource.items():
-                        n = sums.resources.get(name, 0) + d
-                        if n:
-                            sums.resources[name] = n
-                        else:
-                            sums.resources.pop(name, None)
+                        _count(sums.resources, name, d)
                     if sums.resources.keys() != used_before:
                         resources.add(at == loaded, (cell, rentree, at), sorted(sums.resources))
                 versions[at] = tuple(sums.values)
@@ -442,6 +435,16 @@ class _Rows:
 
 def _row(key: tuple[Any, ...], value: Any) -> tuple[Any, ...]:
     return (*key, *value) if isinstance(value, tuple) else (*key, value)
+
+
+def _count(counts: dict[str, int], name: str, delta: int) -> int:
+    """Add `delta` to a count kept only while it is not zero; the new count."""
+    n = counts.get(name, 0) + delta
+    if n:
+        counts[name] = n
+    else:
+        counts.pop(name, None)
+    return n
 
 
 def _by_moment(step: tuple[datetime, int, Delta]) -> tuple[datetime, int]:
