@@ -80,25 +80,31 @@ def label_share(level: str, code: str, sums: YearSums) -> LabelShare:
 
 
 async def territory_shares_by_year(
-    conn: asyncpg.Connection, level: str, code: str, first: int, last: int, at: datetime
+    conn: asyncpg.Connection,
+    level: str,
+    code: str,
+    first: int,
+    last: int,
+    at: datetime,
+    now: bool = False,
 ) -> dict[int, LabelShare]:
     """The share of labelled schools for every school year from `first` to `last`: each
     member's latest award valid during the year, recorded by `at`."""
-    sums = await territory_sums(conn, level, code, first, last, at, parts=("labels",))
+    sums = await territory_sums(conn, level, code, first, last, at, parts=("labels",), now=now)
     return {r: label_share(level, code, s) for r, s in sums.items()}
 
 
 async def territory_share(
-    conn: asyncpg.Connection, level: str, code: str, rentree: int, at: datetime
+    conn: asyncpg.Connection, level: str, code: str, rentree: int, at: datetime, now: bool = False
 ) -> LabelShare:
-    return (await territory_shares_by_year(conn, level, code, rentree, rentree, at))[rentree]
+    return (await territory_shares_by_year(conn, level, code, rentree, rentree, at, now))[rentree]
 
 
 async def territory_label(
     conn: asyncpg.Connection, level: str, code: str, rentree: int, at: datetime
 ) -> LabelDistribution:
     """The share as known at `at`, with the boards' levels now (`at` is the present)."""
-    share = await territory_share(conn, level, code, rentree, at)
+    share = await territory_share(conn, level, code, rentree, at, now=True)
     current = await conn.fetch(
         f"""WITH {_members(level, "$2")}
             SELECT coalesce(st.global_level, 0) AS level, count(*) AS schools
