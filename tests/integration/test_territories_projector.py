@@ -1,0 +1,88 @@
+"""The territory figures' projector as it runs: beside the reporting projector, fed by the relay
+through JetStream, it catches up with what the services record and follows a rebuild."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from events.values import Role
+from infra.auth import Principal
+from infra.relay import SOURCES, run_relay
+from infra.settings import DatabaseSettings, NatsSettings
+from services.declarations.app import open_application
+from services.declarations.demo import CATALOGUE, demo_register, load_demo
+from services.reporting import sums_from_cells, sums_from_members
+from services.reporting.cell_projector import CellProjector
+from services.reporting.projector import Projector
+from services.reporting.rebuild import rebuild
+from services.reporting.territory_sums import years_of
+from tests.integration.test_projector_poison import wait_for
+
+HEAD = "SELECT max(notification_id) FROM declarations.declarations_events"
+CELLS_AT_HEAD = (
+    f"SELECT position = ({HEAD}) FROM reporting.cell_tracking WHERE source = 'declarations'"
+)
+
+
+@pytest.fixture
+async def running(
+    database: DatabaseSettings, nats_settings: NatsSettings
+) -> AsyncIterator[asyncpg.Pool]:
+    app = open_application(database, pool_size=2)
+    load_demo(app)
+    app.close()
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(run_relay(list(SOURCES.values()), database, nats_settings, stop)),
+        asyncio.create_task(Projector(database, nats_settings).run(stop, idle_timeout=0.2)),
+        asyncio.create_task(CellProjector(database, nats_settings).run(stop, idle_timeout=0.2)),
+    ]
+    pool = await asyncpg.create_pool(database.url, min_size=1, max_size=2)
+    try:
+        yield pool
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+        await pool.close()
+
+
+async def academies_match(pool: asyncpg.Pool) -> int:
+    """Each académie's figures now, from the cells and from the members; how many compared."""
+    now = datetime.now(UTC)
+    async with pool.acquire() as conn:
+        first = await conn.fetchval("SELECT min(rentree) FROM reporting.figure_years")
+        last = await conn.fetchval("SELECT max(rentree) FROM reporting.figure_years")
+        academies = [
+            r[0] for r in await conn.fetch("SELECT DISTINCT academie FROM reporting.cells")
+        ]
+        for code in academies:
+            assert await sums_from_cells.covered(conn, "academie", code, first, last, now)
+            cells = await sums_from_cells.year_sums(conn, "academie", code, first, last, now)
+            members = await sums_from_members.year_sums(conn, "academie", code, first, last, now)
+            assert years_of(cells, first, last) == years_of(members, first, last), code
+    return len(academies)
+
+
+async def test_it_catches_up_beside_the_projector_and_follows_a_rebuild(
+    running: asyncpg.Pool, database: DatabaseSettings
+) -> None:
+    await wait_for(running, CELLS_AT_HEAD, True, within=120)
+    assert await running.fetchval("SELECT count(*) FROM reporting.cell_parked") == 0
+    assert await academies_match(running) == 2
+    report = await rebuild(database)
+    assert report.parked == 0
+    # It notices the new generation and goes on with it: more events, caught up again.
+    before = await running.fetchval(HEAD)
+    app = open_application(database, pool_size=2)
+    for uai in [r.uai for r in demo_register() if r.details.kind == "ecole"][:5]:
+        director = Principal(f"directeur-{uai}", Role.DIRECTEUR, uai)
+        app.add_usage(uai, CATALOGUE[-1].code, director)
+    app.close()
+    assert await running.fetchval(HEAD) > before
+    await wait_for(running, CELLS_AT_HEAD, True, within=120)
+    assert await academies_match(running) == 2
