@@ -71,6 +71,7 @@ class CellMemory:
         self.changed_sums: set[tuple[int, int]] = set()
         self.new_cells: dict[int, Territories] = {}
         self.new_years: set[int] = set()
+        self.new_campaigns: set[tuple[str, int]] = set()
         self._undo: dict[Any, Any] | None = None
 
     # -- access, with the undo log ---------------------------------------------------------------
@@ -102,6 +103,7 @@ class CellMemory:
     def set_campaign(self, academie: str, rentree: int, closes: date) -> None:
         self._keep_settings()
         self.campaigns[(academie, rentree)] = closes
+        self.new_campaigns.add((academie, rentree))
 
     def add_cell(self, cell: int, territories: Territories) -> None:
         if cell not in self.known_cells:
@@ -136,6 +138,7 @@ class CellMemory:
                 self.sums[key[1]] = saved
         self.new_cells.clear()
         self.new_years.clear()
+        self.new_campaigns.clear()
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -149,8 +152,7 @@ class CellMemory:
         self.campaigns = {
             (r["academie"], r["rentree"]): r["closes"]
             for r in await conn.fetch(
-                "SELECT academie, rentree, max(closes_on) AS closes "
-                "FROM reporting.campaign_versions GROUP BY 1, 2"
+                "SELECT academie, rentree, closes_on AS closes FROM reporting.cell_campaigns"
             )
         }
         self.settings_loaded = True
@@ -201,7 +203,7 @@ class CellMemory:
     # -- saving ----------------------------------------------------------------------------------
 
     async def save_settings(self, conn: asyncpg.Connection) -> None:
-        """The cells and school years added: written at every flush, also in a rebuild."""
+        """The cells, school years and campaigns added: written at every flush, also in a rebuild."""
         if self.new_cells:
             await conn.execute(
                 """INSERT INTO reporting.cells
@@ -221,6 +223,18 @@ class CellMemory:
                 [self.years[r] for r in years],
             )
             self.new_years.clear()
+        if self.new_campaigns:
+            keys = sorted(self.new_campaigns)
+            await conn.execute(
+                """INSERT INTO reporting.cell_campaigns
+                   SELECT * FROM unnest($1::text[], $2::int[], $3::date[])
+                   ON CONFLICT (academie, rentree)
+                   DO UPDATE SET closes_on = greatest(cell_campaigns.closes_on, EXCLUDED.closes_on)""",
+                [a for a, _ in keys],
+                [r for _, r in keys],
+                [self.campaigns[k] for k in keys],
+            )
+            self.new_campaigns.clear()
 
     async def save(self, conn: asyncpg.Connection) -> None:
         """The facts and sums changed since the last save."""

@@ -50,7 +50,7 @@ class CellsReport:
 # What a pass writes, emptied when it starts over.
 _TABLES = (
     "cells", "figure_years", "cell_figures", "cell_usages", "cell_gar_resources", "cell_disorder",
-    "school_facts", "cell_sums",
+    "school_facts", "cell_sums", "cell_campaigns",
 )  # fmt: skip
 _PARKED_HERE = "territory figures: "
 

@@ -86,6 +86,15 @@ CREATE TABLE IF NOT EXISTS reporting.cell_disorder (
     PRIMARY KEY (cell, valid_from, valid_to)
 );
 
+-- The last day of each académie's campaign for a school year, as the cells' projection knows it
+-- (it follows its own consumer: the reporting projector's tables may be behind it).
+CREATE TABLE IF NOT EXISTS reporting.cell_campaigns (
+    academie text NOT NULL,
+    rentree integer NOT NULL,
+    closes_on date NOT NULL,
+    PRIMARY KEY (academie, rentree)
+);
+
 -- What the projection keeps between batches to compute the above: each school's facts and
 -- each cell's current sums (msgpack of `SchoolFacts` and `CellSums`).
 CREATE TABLE IF NOT EXISTS reporting.school_facts (
