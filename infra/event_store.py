@@ -15,6 +15,8 @@ import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg.sql import SQL, Composed, Identifier
 
 import events
 from events.envelope import Actor, Event
@@ -38,6 +40,53 @@ class ContractMapper(Mapper[uuid.UUID]):
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         return events.decode(stored_event.state)
+
+
+# Serialises the creation of the record's tables and indexes by processes starting together.
+_CREATE_LOCK = 4241
+
+
+def school_index_sql(schema: str, table: str) -> list[Composed]:
+    """The record findable by school: the UAI and recording moment of each stored event, and an
+    index on them, so that a school's history is read from the record itself.
+
+    The functions are declared immutable, which their bodies are for these bytes: UTF-8 JSON
+    whose `recorded_at` always carries its offset (`Z`), so neither the session's time zone nor
+    its date style changes what they return."""
+    names = {
+        "schema": Identifier(schema),
+        "table": Identifier(table),
+        "index": Identifier(f"{table}_school"),
+    }
+    return [
+        SQL(
+            "CREATE OR REPLACE FUNCTION {schema}.event_school(state bytea) RETURNS text "
+            "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE "
+            "AS $$ SELECT convert_from(state, 'UTF8')::json ->> 'uai' $$"
+        ).format(**names),
+        SQL(
+            "CREATE OR REPLACE FUNCTION {schema}.event_recorded_at(state bytea) "
+            "RETURNS timestamptz LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE "
+            "AS $$ SELECT (convert_from(state, 'UTF8')::json ->> 'recorded_at')::timestamptz $$"
+        ).format(**names),
+        SQL(
+            "CREATE INDEX IF NOT EXISTS {index} ON {schema}.{table} "
+            "({schema}.event_school(state), {schema}.event_recorded_at(state), notification_id) "
+            "WHERE {schema}.event_school(state) IS NOT NULL"
+        ).format(**names),
+    ]
+
+
+class ContractRecorder(PostgresApplicationRecorder):
+    """The library's PostgreSQL recorder, its table created with the school index."""
+
+    def __init__(
+        self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        lock = SQL("SELECT pg_advisory_xact_lock({})").format(_CREATE_LOCK)
+        self.sql_create_statements.insert(0, lock)
+        self.sql_create_statements.extend(school_index_sql(datastore.schema, events_table_name))
 
 
 class ConcurrentWriteError(Exception):

@@ -24,6 +24,8 @@ class DatabaseSettings:
         parsed = urlparse(self.url)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            # The library's recorder, creating the record's index by school with its table.
+            "APPLICATION_RECORDER_TOPIC": "infra.event_store:ContractRecorder",
             "POSTGRES_DBNAME": unquote(parsed.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parsed.port or 5432),

@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 
 from infra.errors import FieldError, InvalidInput
-from infra.relay import SOURCES
+from infra.relay import SOURCES, table_exists
 
 
 class HistoryEntry(msgspec.Struct):
@@ -48,26 +48,36 @@ def decode_cursor(cursor: str) -> tuple[datetime, str, int]:
         raise InvalidInput([FieldError("cursor", "Curseur de pagination invalide.")]) from None
 
 
-async def log_contents(
-    conn: asyncpg.Connection, places: list[tuple[str, int]]
-) -> dict[tuple[str, int], dict[str, Any]]:
-    """The events at these positions, read from the logs themselves (the record)."""
-    by_source: dict[str, list[int]] = {}
-    for name, position in places:
-        by_source.setdefault(name, []).append(position)
-    found: dict[tuple[str, int], dict[str, Any]] = {}
-    for name, positions in by_source.items():
-        log = SOURCES.get(name)
-        if log is None:
-            continue
-        rows = await conn.fetch(
-            f"SELECT notification_id, state FROM {log.qualified_table} "  # noqa: S608
-            "WHERE notification_id = ANY($1::bigint[])",
-            positions,
-        )
-        for r in rows:
-            found[(name, r["notification_id"])] = _content.decode(r["state"])
-    return found
+class _Actor(msgspec.Struct):
+    user_id: str
+    role: str
+
+
+class _Envelope(msgspec.Struct):
+    """What every event carries, whatever its type and version (`events/`)."""
+
+    event_id: str
+    type: str
+    school_year: str
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: _Actor
+
+
+_envelope = msgspec.json.Decoder(_Envelope)
+
+
+def _page_sql(schema: str, table: str) -> str:
+    """A school's events in one log, in the order they were recorded, after the cursor: the
+    record's own index by school (`infra.event_store.school_index_sql`)."""
+    at = f'"{schema}".event_recorded_at(state)'
+    return f"""
+        SELECT notification_id, state FROM "{schema}"."{table}"
+        WHERE "{schema}".event_school(state) = $1 AND {at} <= $2
+          AND ($3::timestamptz IS NULL
+               OR {at} >= $3 AND ({at}, $4::text, notification_id) > ($3, $5::text, $6::bigint))
+        ORDER BY {at}, notification_id
+        LIMIT $7"""  # noqa: S608 - names from SOURCES
 
 
 async def school_history(
@@ -77,42 +87,44 @@ async def school_history(
     cursor: str | None,
     until: datetime,
 ) -> HistoryPage:
+    """Every event about the school recorded by `until`, read from the logs themselves (the
+    record), in the order they were recorded: a page of `limit` after `cursor`."""
     after = decode_cursor(cursor) if cursor else None
-    rows = await conn.fetch(
-        """SELECT source, position, event_id, type, school_year, occurred_at, recorded_at,
-                  user_id, role
-           FROM reporting.school_events
-           WHERE uai = $1 AND recorded_at <= $2
-             AND ($3::timestamptz IS NULL OR (recorded_at, source, position) > ($3, $4, $5))
-           ORDER BY recorded_at, source, position
-           LIMIT $6""",
-        uai,
-        until,
-        after[0] if after else None,
-        after[1] if after else "",
-        after[2] if after else 0,
-        limit + 1,
-    )
-    page = rows[:limit]
-    contents = await log_contents(conn, [(r["source"], r["position"]) for r in page])
-    entries = [
-        HistoryEntry(
-            source=r["source"],
-            position=r["position"],
-            event_id=str(r["event_id"]),
-            type=r["type"],
-            school_year=r["school_year"],
-            occurred_at=r["occurred_at"],
-            recorded_at=r["recorded_at"],
-            user_id=r["user_id"],
-            role=r["role"],
-            content=contents.get((r["source"], r["position"]), {}),
+    entries: list[HistoryEntry] = []
+    for source in SOURCES.values():
+        if not await table_exists(conn, source):
+            continue
+        rows = await conn.fetch(
+            _page_sql(source.schema, source.table),
+            uai,
+            until,
+            after[0] if after else None,
+            source.service,
+            after[1] if after else "",
+            after[2] if after else 0,
+            limit + 1,
         )
-        for r in page
-    ]
-    last = entries[-1] if len(rows) > limit else None
+        for r in rows:
+            e = _envelope.decode(r["state"])
+            entries.append(
+                HistoryEntry(
+                    source=source.service,
+                    position=r["notification_id"],
+                    event_id=e.event_id,
+                    type=e.type,
+                    school_year=e.school_year,
+                    occurred_at=e.occurred_at,
+                    recorded_at=e.recorded_at,
+                    user_id=e.actor.user_id,
+                    role=e.actor.role,
+                    content=_content.decode(r["state"]),
+                )
+            )
+    entries.sort(key=lambda h: (h.recorded_at, h.source, h.position))
+    page = entries[:limit]
+    last = page[-1] if len(entries) > limit else None
     return HistoryPage(
         uai=uai,
-        entries=entries,
+        entries=page,
         next_cursor=encode_cursor(last.recorded_at, last.source, last.position) if last else None,
     )

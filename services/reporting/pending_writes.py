@@ -90,8 +90,7 @@ def folds(cls: type[Fold]) -> type[Fold]:
 
 
 class PendingWrites:
-    """A batch's folds, the territory figures they change, and the history of every event
-    about a school."""
+    """A batch's folds, and the territory figures they change."""
 
     def __init__(self, memory: CellMemory | None = None, cells: bool = True) -> None:
         self.folds = [cls() for cls in FOLDS]
@@ -99,10 +98,9 @@ class PendingWrites:
         # Sees its events besides the fold or handler that owns them, and flushes after them.
         self.cells = CellFigures(memory)
         self.cell_types = CellFigures.types if cells else ()
-        self.history: list[tuple[Any, ...]] = []
 
     def __bool__(self) -> bool:
-        return bool(self.history) or bool(self.cells) or any(self.folds)
+        return bool(self.cells) or any(self.folds)
 
     def add(self, event: Event) -> bool:
         """Fold `event`; False when no fold takes its type (a handler may)."""
@@ -114,25 +112,12 @@ class PendingWrites:
         fold.add(event)
         return True
 
-    def record(self, event: Event, source: str, position: int) -> None:
-        """Every event about a school, kept for the auditors."""
-        assert event.uai is not None
-        self.history.append(
-            (event.uai, event.recorded_at, source, position, event.event_id, event.type_name(),
-             event.school_year, event.occurred_at, event.actor.user_id, event.actor.role)
-        )  # fmt: skip
-
     async def flush(self, conn: asyncpg.Connection) -> None:
         for fold in self.folds:
             if fold:
                 await fold.flush(conn)
         if self.cells:
             await self.cells.flush(conn)
-        if self.history:
-            await conn.copy_records_to_table(
-                "school_events", schema_name="reporting", records=self.history
-            )
-            self.history.clear()
 
 
 @folds

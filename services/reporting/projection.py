@@ -48,8 +48,6 @@ class Projection:
                 # Keep the order of writes: what is folded so far goes first.
                 await self.flush()
                 await handler(self.conn, event)
-        if event.uai is not None:
-            self.pending.record(event, source, position)
 
     async def flush(self) -> None:
         if self.pending:

@@ -250,16 +250,6 @@ async def rebuild(
                 "INSERT INTO reporting.meta VALUES ($1, $2)",
                 [("fingerprint", schema_fingerprint()), ("generation", str(uuid.uuid4()))],
             )
-            # The history is only appended to (each event once): its key is built after the
-            # copy, in one sort, instead of maintained row by row (as the DDL defines it).
-            history_key = await conn.fetchval(
-                "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
-                "WHERE conrelid = $1::regclass AND conname = 'school_events_pkey'",
-                f"{NEXT}.school_events",
-            )
-            await target.execute(
-                "ALTER TABLE reporting.school_events DROP CONSTRAINT school_events_pkey"
-            )
         positions = {s.service: 0 for s in sources}
         # While the live models serve: everything up to the head of each log, chunk by chunk;
         # the territory figures in another process meanwhile, up to the same positions.
@@ -282,9 +272,6 @@ async def rebuild(
         report.parked += cells_report["parked"]
         report.cells_seconds = cells_report["seconds"]
         report.cells_max_rss_kib = cells_report["max_rss_kib"]
-        await target.execute(
-            f"ALTER TABLE reporting.school_events ADD CONSTRAINT school_events_pkey {history_key}"
-        )
         # Statistics for the planner before the new models serve; autovacuum would get there
         # at an unknown moment.
         for table in await conn.fetch(

@@ -117,23 +117,8 @@ CREATE TABLE IF NOT EXISTS reporting.campaign_versions (
     PRIMARY KEY (academie, school_year, recorded_at)
 );
 
--- Every event about a school, from every service: the auditors' history.
-CREATE TABLE IF NOT EXISTS reporting.school_events (
-    uai text NOT NULL,
-    recorded_at timestamptz NOT NULL,
-    source text NOT NULL,
-    position bigint NOT NULL,
-    event_id uuid NOT NULL,
-    type text NOT NULL,
-    school_year text NOT NULL,
-    occurred_at timestamptz NOT NULL,
-    user_id text NOT NULL,
-    role text NOT NULL,
-    -- The content stays in the log (source, position): the record is not copied here.
-    PRIMARY KEY (uai, recorded_at, source, position)
-);
+-- A school's history is read from the logs themselves (`services/reporting/history.py`).
 
--- Each school's latest answers for each school year.
 CREATE OR REPLACE VIEW reporting.declarations AS
 SELECT DISTINCT ON (uai, rentree)
     uai, rentree || '-' || (rentree + 1) AS school_year, rentree, classes, teacher_classes,
@@ -141,8 +126,3 @@ SELECT DISTINCT ON (uai, rentree)
     valid_from AS recorded_at, recorded_by
 FROM reporting.declaration_versions
 ORDER BY uai, rentree, valid_from DESC;
-
--- How many events of each school the projection applied: a duplicate would show here.
-CREATE OR REPLACE VIEW reporting.school_activity AS
-SELECT uai, count(*)::integer AS events, max(recorded_at) AS last_recorded_at
-FROM reporting.school_events GROUP BY uai;
