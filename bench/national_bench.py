@@ -121,7 +121,8 @@ READ_SNIPPET = f"""
 import asyncio, json, os, time
 import asyncpg
 from infra.relay import SOURCES
-from services.reporting.rebuild import collected_every, read_logs  # as the rebuild reads
+from services.reporting.rebuild import read_logs  # as the rebuild reads
+from services.reporting.rebuild_pass import collected_every
 
 async def main():
     conn = await asyncpg.connect(os.environ["DATABASE_URL"])

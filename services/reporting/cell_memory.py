@@ -115,7 +115,8 @@ class CellMemory:
         if self._undo is not None and "settings" not in self._undo:
             self._undo["settings"] = (dict(self.years), dict(self.campaigns), set(self.known_cells))
 
-    def begin(self) -> None:
+    def begin(self, uai: str | None = None) -> None:
+        """Keep what is changed from now on (by an event about any school)."""
         self._undo = {}
 
     def commit(self) -> None:

@@ -26,13 +26,15 @@ from dataclasses import asdict, dataclass
 import asyncpg
 import structlog
 
-from infra.consumer import Delivery, read_logs
+from infra.consumer import Delivery
 from infra.relay import SOURCES
 from infra.settings import DatabaseSettings
 from services.reporting.cell_memory import CellMemory
 from services.reporting.cell_projection import CellFigures
+from services.reporting.cell_projector import TABLES
 from services.reporting.projector import park
-from services.reporting.rebuild import CHUNK, Retargeted, collected_every
+from services.reporting.rebuild import Retargeted
+from services.reporting.rebuild_pass import RebuildPass
 
 log = structlog.get_logger("rebuild")
 
@@ -47,80 +49,36 @@ class CellsReport:
     max_rss_kib: int = 0
 
 
-# What a pass writes, emptied when it starts over.
-_TABLES = (
-    "cells", "figure_years", "cell_figures", "cell_usages", "cell_gar_resources", "cell_disorder",
-    "school_facts", "cell_sums", "cell_campaigns",
-)  # fmt: skip
 _PARKED_HERE = "territory figures: "
 
 
-class _ChunkFailed(Exception):
-    def __init__(self, index: int) -> None:
-        super().__init__(f"chunk {index}")
-        self.index = index
+def _cells_pass(
+    conn: asyncpg.Connection, target: Retargeted, before: dict[str, int]
+) -> RebuildPass[CellMemory]:
+    async def start() -> CellMemory:
+        for table in TABLES:
+            await target.execute(f"TRUNCATE reporting.{table}")
+        await target.execute(
+            "DELETE FROM reporting.parked WHERE reason LIKE $1", _PARKED_HERE + "%"
+        )
+        return CellMemory(complete=True)
 
+    async def apply(deliveries: list[Delivery], memory: CellMemory) -> None:
+        async with conn.transaction():
+            fold = CellFigures(memory)
+            for d in deliveries:
+                if d.event is not None and type(d.event) in CellFigures.types:
+                    fold.add(d.event)
+            await fold.flush(target)
 
-async def _apply(
-    conn: asyncpg.Connection, target: Retargeted, deliveries: list[Delivery], memory: CellMemory
-) -> None:
-    async with conn.transaction():
-        fold = CellFigures(memory)
-        for d in deliveries:
-            if d.event is not None and type(d.event) in CellFigures.types:
-                fold.add(d.event)
-        await fold.flush(target)
+    async def finish(memory: CellMemory) -> None:
+        await memory.dump(target)
 
-
-async def _apply_alone(
-    conn: asyncpg.Connection, target: Retargeted, d: Delivery, memory: CellMemory
-) -> bool:
-    """One event, undone in memory if it fails (then parked): False when it was."""
-    memory.begin()
-    try:
-        await _apply(conn, target, [d], memory)
-    except (asyncpg.PostgresConnectionError, OSError):
-        raise
-    except Exception as exc:
-        memory.rollback()
+    async def park_one(d: Delivery, exc: Exception) -> None:
         await park(target, d, f"{_PARKED_HERE}{type(exc).__name__}: {exc}")
-        return False
-    memory.commit()
-    return True
 
-
-async def _pass(
-    conn: asyncpg.Connection, target: Retargeted, before: dict[str, int], careful: set[int]
-) -> CellsReport:
-    """Every chunk at once, but those of `careful`, an event at a time (a chunk that fails
-    raises `_ChunkFailed`: what it changed in memory cannot be told apart, the pass starts
-    over). Nothing is copied to undo in the common case, where nothing fails."""
-    report = CellsReport()
-    for table in _TABLES:
-        await target.execute(f"TRUNCATE reporting.{table}")
-    await target.execute("DELETE FROM reporting.parked WHERE reason LIKE $1", _PARKED_HERE + "%")
-    memory = CellMemory(complete=True)
     sources = [SOURCES[s] for s in before]
-    with collected_every(20) as chunk_done:
-        index = 0
-        async for chunk in read_logs(conn, sources, {}, before, CHUNK):
-            if index in careful:
-                for d in chunk:
-                    applied = await _apply_alone(conn, target, d, memory)
-                    report.applied += applied
-                    report.parked += not applied
-            else:
-                try:
-                    await _apply(conn, target, chunk, memory)
-                except (asyncpg.PostgresConnectionError, OSError):
-                    raise
-                except Exception as exc:
-                    raise _ChunkFailed(index) from exc
-                report.applied += len(chunk)
-            index += 1
-            chunk_done()
-    await memory.dump(target)
-    return report
+    return RebuildPass(conn, sources, before, start, apply, finish, park_one)
 
 
 async def project_cells(
@@ -130,20 +88,15 @@ async def project_cells(
     started = time.monotonic()
     conn: asyncpg.Connection = await asyncpg.connect(database.url)
     try:
-        target = Retargeted(conn, schema)
-        careful: set[int] = set()
-        while True:
-            try:
-                report = await _pass(conn, target, before, careful)
-                break
-            except _ChunkFailed as failed:
-                log.warning("territory_figures_started_over", chunk=failed.index)
-                careful.add(failed.index)
+        done = await _cells_pass(conn, Retargeted(conn, schema), before).run()
     finally:
         await conn.close()
-    report.seconds = time.monotonic() - started
-    report.max_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return report
+    return CellsReport(
+        applied=done.applied,
+        parked=done.parked,
+        seconds=time.monotonic() - started,
+        max_rss_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

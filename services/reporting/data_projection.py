@@ -1,12 +1,13 @@
 """How the académie's ENT and GAR imports change the read models (`sql/003_ent_gar.sql`).
 
 Append-only: each import is a row at its `recorded_at` (a GAR list with its resources and accès
-side by side); the reads take the latest recorded by the moment they answer for. A batch's imports are written with one
-statement a table; a row already there (the same import applied again) is left as it is."""
+side by side); the reads take the latest recorded by the moment they answer for. A batch's
+imports are written with one statement a table; a row already there (the same import applied
+again) is left as it is. A rebuild copies them, leaving out what the table's key would: a row
+the same as one of the school's at its latest import moment."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import asyncpg
@@ -15,7 +16,8 @@ import msgspec
 from events.data_imports import EntConnectionsImported, GarAccessesImported
 from events.envelope import Event
 from events.values import parse_school_year
-from services.reporting.pending_writes import columns, folds
+from services.reporting.model_memory import ModelMemory, Row
+from services.reporting.pending_writes import columns
 
 _encode = msgspec.json.Encoder().encode
 
@@ -24,13 +26,13 @@ def _json(value: object) -> str:
     return _encode(value).decode()
 
 
-@folds
-@dataclass
 class DataImports:
     types: ClassVar[tuple[type[Event], ...]] = (EntConnectionsImported, GarAccessesImported)
 
-    ent: list[tuple[Any, ...]] = field(default_factory=list)
-    gar: list[tuple[Any, ...]] = field(default_factory=list)
+    def __init__(self, memory: ModelMemory) -> None:
+        self.memory = memory
+        self.ent: list[Row] = []
+        self.gar: list[Row] = []
 
     def __bool__(self) -> bool:
         return bool(self.ent or self.gar)
@@ -39,6 +41,10 @@ class DataImports:
         rentree = parse_school_year(e.school_year)
         if isinstance(e, EntConnectionsImported):
             c = e.connections
+            if self.memory.complete and self._seen(
+                e.uai, e.recorded_at, ("ent", rentree, e.period)
+            ):
+                return
             self.ent.append(
                 (e.uai, e.school_year, rentree, e.period, e.recorded_at, c.pupils, c.parents,
                  c.teachers, e.enrolled_pupils, e.pupils_source, e.file_sha256)
@@ -47,12 +53,39 @@ class DataImports:
             accesses: dict[str, int] = {}
             for r in e.resources:
                 accesses.setdefault(r.resource, r.accesses)  # a resource's first line stands
+            if self.memory.complete and self._seen(e.uai, e.recorded_at, ("gar", rentree)):
+                return
             self.gar.append(
                 (e.uai, e.school_year, rentree, e.recorded_at, list(accesses),
                  list(accesses.values()), e.file_sha256)
             )  # fmt: skip
 
+    def _seen(self, uai: str | None, at: Any, key: Row) -> bool:
+        """Whether the school has this key at this moment already (then recording it)."""
+        assert uai is not None
+        memory = self.memory.imports
+        moment, keys = memory.get(uai, (None, frozenset()))
+        if moment != at:
+            keys = frozenset()
+        elif key in keys:
+            return True
+        memory[uai] = (at, keys | {key})
+        return False
+
+    async def dump(self, conn: asyncpg.Connection) -> None:
+        """Nothing is held back."""
+
     async def flush(self, conn: asyncpg.Connection) -> None:
+        if self.memory.complete:
+            await conn.copy_records_to_table(
+                "ent_connections", schema_name="reporting", records=self.ent
+            )
+            await conn.copy_records_to_table(
+                "gar_accesses", schema_name="reporting", records=self.gar
+            )
+            self.ent.clear()
+            self.gar.clear()
+            return
         if self.ent:
             await conn.execute(
                 """INSERT INTO reporting.ent_connections (uai, school_year, rentree, period,

@@ -3,11 +3,13 @@
 Criterion steps set the criterion's state and recompute the school's levels with the shared rule
 (`events.label`), against the référentiel in force for the school's kind; a new référentiel
 version recomputes every school of its kinds; an award is kept with its period of validity.
+
+The events of a batch are applied in order at the flush, from what the memory holds
+(`model_memory.py`); a rebuild writes the criteria and standings once, at the end.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -19,7 +21,6 @@ from events.label import (
     CriterionProposed,
     CriterionRejected,
     CriterionValidated,
-    DomainDefinition,
     LabelAwarded,
     ProposalWithdrawn,
     ReferentielPublished,
@@ -28,8 +29,8 @@ from events.label import (
     global_level,
 )
 from events.values import parse_school_year
-from services.reporting.pending_writes import columns, folds
-from services.reporting.projection import handles
+from services.reporting.model_memory import ModelMemory, Referentiel, Row
+from services.reporting.pending_writes import columns
 
 STATE_AFTER: dict[type[Event], str] = {
     CriterionProposed: "proposed",
@@ -38,116 +39,171 @@ STATE_AFTER: dict[type[Event], str] = {
     ProposalWithdrawn: "not_proposed",
     ValidationRevoked: "revoked",
 }
-_domains = msgspec.json.Decoder(list[DomainDefinition])
+CRITERION_STATE = 2  # in a row of reporting.label_criteria
 
 
-async def refresh_standings(
-    conn: asyncpg.Connection, schools: dict[str, tuple[str | None, datetime]]
-) -> None:
-    """Recompute the levels of `schools` (uai -> (fallback référentiel version, moment)): the
-    latest référentiel for the school's kind, or (the school not yet projected) the fallback,
-    the one its last step was taken under."""
-    if not schools:
-        return
-    referentiels = [
-        (r["version"], r["kinds"], _domains.decode(r["domains"]))
-        for r in await conn.fetch(
-            "SELECT version, kinds, domains::text AS domains FROM reporting.label_referentiels "
-            "ORDER BY seq DESC"
-        )
-    ]
-    uais = list(schools)
-    rows = await conn.fetch(
-        """SELECT u.uai, s.kind,
-                  coalesce((SELECT array_agg(c.code) FROM reporting.label_criteria c
-                            WHERE c.uai = u.uai AND c.state = 'validated'), '{}') AS validated
-           FROM unnest($1::text[]) AS u(uai) LEFT JOIN reporting.schools s USING (uai)""",
-        uais,
-    )
-    standings: list[tuple[str, str, str, int, datetime]] = []
-    for row in rows:
-        uai, kind = row["uai"], row["kind"]
-        fallback, at = schools[uai]
-        ref = next((r for r in referentiels if kind is not None and kind in r[1]), None)
-        if ref is None:
-            ref = next((r for r in referentiels if r[0] == fallback), None)
-        if ref is None:
-            continue
-        levels = domain_levels(ref[2], set(row["validated"]))
-        levels_json = msgspec.json.encode(levels).decode()
-        standings.append((uai, ref[0], levels_json, global_level(levels), at))
-    if standings:
-        await conn.execute(
-            """INSERT INTO reporting.label_standing
-               SELECT uai, version, levels::jsonb, level, at
-               FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[],
-                   $5::timestamptz[]) AS n(uai, version, levels, level, at)
-               ON CONFLICT (uai) DO UPDATE SET referentiel_version = EXCLUDED.referentiel_version,
-                   domain_levels = EXCLUDED.domain_levels, global_level = EXCLUDED.global_level,
-                   updated_at = EXCLUDED.updated_at""",
-            *columns(standings),
-        )
+def standing(
+    referentiels: list[Referentiel],
+    uai: str,
+    kind: str | None,
+    fallback: str | None,
+    criteria: dict[str, Row],
+    at: datetime,
+) -> Row | None:
+    """The school's levels against the latest référentiel for its kind, or (the school not yet
+    in the register) the fallback, the one its last step was taken under."""
+    ref = next((r for r in referentiels if kind is not None and kind in r[2]), None)
+    if ref is None:
+        ref = next((r for r in referentiels if r[0] == fallback), None)
+    if ref is None:
+        return None
+    validated = {code for code, row in criteria.items() if row[CRITERION_STATE] == "validated"}
+    levels = domain_levels(ref[3], validated)
+    return (uai, ref[0], msgspec.json.encode(levels).decode(), global_level(levels), at)
 
 
-@handles(ReferentielPublished)
-async def _referentiel(conn: asyncpg.Connection, e: ReferentielPublished) -> None:
-    await conn.execute(
-        """INSERT INTO reporting.label_referentiels VALUES ($1, $2, $3, $4, $5::jsonb, $6)
-           ON CONFLICT (version) DO NOTHING""",
-        e.referentiel_version,
-        e.originator_version,
-        e.title,
-        e.kinds,
-        msgspec.json.encode(e.domains).decode(),
-        e.recorded_at,
-    )
-    schools = await conn.fetch(
-        """SELECT st.uai FROM reporting.label_standing st
-           JOIN reporting.schools s USING (uai) WHERE s.kind = ANY($1::text[])""",
-        e.kinds,
-    )
-    await refresh_standings(conn, {row["uai"]: (None, e.recorded_at) for row in schools})
-
-
-@folds
-@dataclass
 class LabelSteps:
-    """Criterion steps and awards: each criterion's last state, every step, and the levels of
-    each school stepped in the batch, recomputed once at the flush."""
+    """Criterion steps, référentiels and awards: each criterion's last state, every step, and
+    the levels of each school stepped in the batch, recomputed once at the flush."""
 
-    types: ClassVar[tuple[type[Event], ...]] = (*STATE_AFTER, LabelAwarded)
+    types: ClassVar[tuple[type[Event], ...]] = (*STATE_AFTER, LabelAwarded, ReferentielPublished)
 
-    criteria: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
-    steps: list[tuple[Any, ...]] = field(default_factory=list)
-    stepped: dict[str, tuple[str | None, datetime]] = field(default_factory=dict)
-    awards: list[tuple[Any, ...]] = field(default_factory=list)
+    def __init__(self, memory: ModelMemory) -> None:
+        self.memory = memory
+        self.events: list[Any] = []
 
     def __bool__(self) -> bool:
-        return bool(self.steps or self.awards)
+        return bool(self.events)
 
     def add(self, e: Any) -> None:
-        assert e.uai is not None
-        if isinstance(e, LabelAwarded):
-            self.awards.append(
-                (e.uai, e.school_year, parse_school_year(e.school_year), e.valid_until,
-                 parse_school_year(e.valid_until), e.level,
-                 msgspec.json.encode(e.domain_levels).decode(), e.referentiel_version,
-                 e.occurred_at, e.actor.user_id, e.recorded_at)
-            )  # fmt: skip
-            return
-        state = STATE_AFTER[type(e)]
-        self.criteria[(e.uai, e.code)] = (
-            e.uai, e.code, state, e.referentiel_version, e.occurred_at, e.actor.user_id,
-            e.actor.role,
-        )  # fmt: skip
-        self.steps.append(
-            (e.event_id, e.uai, e.originator_version, e.code, state, e.referentiel_version,
-             e.recorded_at)
-        )  # fmt: skip
-        self.stepped[e.uai] = (e.referentiel_version, e.recorded_at)
+        self.events.append(e)
 
     async def flush(self, conn: asyncpg.Connection) -> None:
-        if self.criteria:
+        m, batch = self.memory, self.events
+        self.events = []
+        await m.load_criteria(conn, {e.uai for e in batch if type(e) in STATE_AFTER})
+        referentiels = await m.load_referentiels(conn)
+        criteria: dict[tuple[str, str], Row] = {}
+        steps: list[Row] = []
+        awards: list[Row] = []
+        stepped: dict[str, tuple[str | None, datetime]] = {}
+        for e in batch:
+            if isinstance(e, ReferentielPublished):
+                await self._publish(conn, e, referentiels, stepped)
+            elif isinstance(e, LabelAwarded):
+                assert e.uai is not None
+                if m.complete:
+                    if (e.uai, e.school_year) in m.awards:
+                        continue  # a school's first award of a year stands
+                    m.awards.add((e.uai, e.school_year))
+                awards.append(
+                    (e.uai, e.school_year, parse_school_year(e.school_year), e.valid_until,
+                     parse_school_year(e.valid_until), e.level,
+                     msgspec.json.encode(e.domain_levels).decode(), e.referentiel_version,
+                     e.occurred_at, e.actor.user_id, e.recorded_at)
+                )  # fmt: skip
+            else:
+                state = STATE_AFTER[type(e)]
+                row = (
+                    e.uai, e.code, state, e.referentiel_version, e.occurred_at, e.actor.user_id,
+                    e.actor.role,
+                )  # fmt: skip
+                m.criteria.setdefault(e.uai, {})[e.code] = criteria[(e.uai, e.code)] = row
+                steps.append(
+                    (e.event_id, e.uai, e.originator_version, e.code, state,
+                     e.referentiel_version, e.recorded_at)
+                )  # fmt: skip
+                stepped[e.uai] = (e.referentiel_version, e.recorded_at)
+        if m.complete:
+            await conn.copy_records_to_table("label_steps", schema_name="reporting", records=steps)
+            await conn.copy_records_to_table(
+                "label_awards", schema_name="reporting", records=awards
+            )
+        else:
+            await self._write(conn, list(criteria.values()), steps, awards)
+        await self._refresh_standings(conn, referentiels, stepped)
+
+    async def _publish(
+        self,
+        conn: asyncpg.Connection,
+        e: ReferentielPublished,
+        referentiels: list[Referentiel],
+        stepped: dict[str, tuple[str | None, datetime]],
+    ) -> None:
+        """A new version: the levels of every school of its kinds with a standing, again."""
+        await conn.execute(
+            """INSERT INTO reporting.label_referentiels VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+               ON CONFLICT (version) DO NOTHING""",
+            e.referentiel_version,
+            e.originator_version,
+            e.title,
+            e.kinds,
+            msgspec.json.encode(e.domains).decode(),
+            e.recorded_at,
+        )
+        if all(r[0] != e.referentiel_version for r in referentiels):
+            referentiels.append((e.referentiel_version, e.originator_version, e.kinds, e.domains))
+            referentiels.sort(key=lambda r: -r[1])
+        # Stepped earlier in the batch or before it, their levels follow the new version.
+        schools = set(await self.memory.schools_with_standing(conn, e.kinds))
+        kinds = await self.memory.kinds(conn, [u for u in stepped if u not in schools])
+        schools.update(u for u, kind in kinds.items() if kind in e.kinds)
+        for uai in schools:
+            stepped[uai] = (stepped.get(uai, (None, e.recorded_at))[0], e.recorded_at)
+
+    async def _refresh_standings(
+        self,
+        conn: asyncpg.Connection,
+        referentiels: list[Referentiel],
+        stepped: dict[str, tuple[str | None, datetime]],
+    ) -> None:
+        if not stepped:
+            return
+        m = self.memory
+        await m.load_criteria(conn, set(stepped))
+        kinds = await m.kinds(conn, list(stepped))
+        standings = [
+            row
+            for uai, (fallback, at) in stepped.items()
+            if (
+                row := standing(
+                    referentiels, uai, kinds[uai], fallback, m.criteria.get(uai, {}), at
+                )
+            )
+        ]
+        if m.complete:
+            m.standings.update((row[0], row) for row in standings)
+        elif standings:
+            await conn.execute(
+                """INSERT INTO reporting.label_standing
+                   SELECT uai, version, levels::jsonb, level, at
+                   FROM unnest($1::text[], $2::text[], $3::text[], $4::smallint[],
+                       $5::timestamptz[]) AS n(uai, version, levels, level, at)
+                   ON CONFLICT (uai) DO UPDATE SET
+                       referentiel_version = EXCLUDED.referentiel_version,
+                       domain_levels = EXCLUDED.domain_levels,
+                       global_level = EXCLUDED.global_level, updated_at = EXCLUDED.updated_at""",
+                *columns(standings),
+            )
+
+    async def dump(self, conn: asyncpg.Connection) -> None:
+        """A rebuild's criteria and standings, into the new tables."""
+        m = self.memory
+        await conn.copy_records_to_table(
+            "label_criteria",
+            schema_name="reporting",
+            records=[row for rows in m.criteria.values() for row in rows.values()],
+        )
+        await conn.copy_records_to_table(
+            "label_standing",
+            schema_name="reporting",
+            records=list(m.standings.values()),
+        )
+
+    async def _write(
+        self, conn: asyncpg.Connection, criteria: list[Row], steps: list[Row], awards: list[Row]
+    ) -> None:
+        if criteria:
             await conn.execute(
                 """INSERT INTO reporting.label_criteria
                    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
@@ -156,17 +212,17 @@ class LabelSteps:
                        referentiel_version = EXCLUDED.referentiel_version,
                        updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by,
                        updated_role = EXCLUDED.updated_role""",
-                *columns(list(self.criteria.values())),
+                *columns(criteria),
             )
+        if steps:
             await conn.execute(
                 """INSERT INTO reporting.label_steps
                    SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[],
                        $5::text[], $6::text[], $7::timestamptz[])
                    ON CONFLICT (event_id) DO NOTHING""",
-                *columns(self.steps),
+                *columns(steps),
             )
-            await refresh_standings(conn, self.stepped)
-        if self.awards:
+        if awards:
             await conn.execute(
                 """INSERT INTO reporting.label_awards
                    SELECT uai, school_year, rentree, valid_until, valid_until_rentree, level,
@@ -177,9 +233,5 @@ class LabelSteps:
                        valid_until_rentree, level, levels, version, awarded_at, awarded_by,
                        recorded_at)
                    ON CONFLICT (uai, school_year) DO NOTHING""",
-                *columns(self.awards),
+                *columns(awards),
             )
-        self.criteria.clear()
-        self.steps.clear()
-        self.stepped.clear()
-        self.awards.clear()

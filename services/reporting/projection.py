@@ -1,8 +1,7 @@
 """How each event changes the read models, on an open transaction.
 
-Frequent events are folded and written a batch at a time (`PendingWrites`); the rare others
-have a handler each, registered with `@handles` (other services' events register their folds and
-handlers on import)."""
+Frequent events are folded and written a batch at a time (`PendingWrites`, `FOLDS`); the rare
+others have a handler each, registered with `@handles`."""
 
 from __future__ import annotations
 
@@ -11,14 +10,19 @@ from typing import Any
 
 import asyncpg
 
-from events.declarations import CampaignOpened, SchoolClosed, UsageCatalogueRevised
+from events.declarations import CampaignOpened, UsageCatalogueRevised
 from events.envelope import Event
 from events.values import parse_school_year
-from services.reporting.cell_memory import CellMemory
-from services.reporting.pending_writes import PendingWrites
+from services.reporting.data_projection import DataImports
+from services.reporting.declaration_projection import RegisterAndDeclarations
+from services.reporting.label_projection import LabelSteps
+from services.reporting.model_memory import ModelMemory
+from services.reporting.pending_writes import Fold, PendingWrites
 
 Handler = Callable[[asyncpg.Connection, Any], Awaitable[None]]
 HANDLERS: dict[type[Event], Handler] = {}
+# In the order they flush: the register first (label standing reads the schools' kinds).
+FOLDS: tuple[type[Fold], ...] = (RegisterAndDeclarations, DataImports, LabelSteps)
 
 
 def handles(*types: type[Event]) -> Callable[[Handler], Handler]:
@@ -34,11 +38,15 @@ class Projection:
     """Applies events, in order, on one open transaction; `flush` before committing."""
 
     def __init__(
-        self, conn: asyncpg.Connection, memory: CellMemory | None = None, cells: bool = True
+        self,
+        conn: asyncpg.Connection,
+        models: ModelMemory | None = None,
+        cells: bool = True,
     ) -> None:
-        """`cells`: whether to keep the territory figures too (a rebuild keeps them apart)."""
+        """`models`: a rebuild's complete memory (live: a new one, filled as needed);
+        `cells`: whether to keep the territory figures too (a rebuild keeps them apart)."""
         self.conn = conn
-        self.pending = PendingWrites(memory, cells)
+        self.pending = PendingWrites(FOLDS, models, with_cells=cells)
 
     async def apply(self, event: Event, source: str, position: int, data: bytes) -> None:
         """Apply `event`, found at `position` of `source`'s log as the bytes `data`."""
@@ -53,24 +61,9 @@ class Projection:
         if self.pending:
             await self.pending.flush(self.conn)
 
-
-@handles(SchoolClosed)
-async def _closed(conn: asyncpg.Connection, e: SchoolClosed) -> None:
-    await conn.execute(
-        "UPDATE reporting.schools SET closed_on = $2 WHERE uai = $1", e.uai, e.closed_on
-    )
-    # A new version of the school, the same but closed, from the moment it was recorded.
-    await conn.execute(
-        """WITH closing AS (
-               UPDATE reporting.school_versions SET valid_to = $3
-               WHERE uai = $1 AND valid_to IS NULL AND valid_from < $3 RETURNING *)
-           INSERT INTO reporting.school_versions
-           SELECT uai, $3, NULL, name, kind, pupils, commune, circonscription, bassin,
-                  departement, academie, region, $2 FROM closing""",
-        e.uai,
-        e.closed_on,
-        e.recorded_at,
-    )
+    async def dump(self) -> None:
+        """A rebuild's current rows, once everything is applied (`model_memory.py`)."""
+        await self.pending.dump(self.conn)
 
 
 @handles(CampaignOpened)
@@ -102,8 +95,3 @@ async def _catalogue(conn: asyncpg.Connection, e: UsageCatalogueRevised) -> None
         "INSERT INTO reporting.usage_catalogue VALUES ($1, $2, $3, $4, $5)",
         [(e.academie, u.code, u.title, u.summary, e.catalogue_version) for u in e.usages],
     )
-
-
-# Handlers of other services' events register themselves on import.
-import services.reporting.data_projection  # noqa: E402, F401
-from services.reporting import label_projection  # noqa: E402, F401

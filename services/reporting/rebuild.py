@@ -8,7 +8,6 @@ projector's lock, applies the last events, and swaps the schemas in one transact
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import os
 import resource
@@ -16,8 +15,7 @@ import sys
 import time
 import uuid
 from asyncio.subprocess import Process
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +28,9 @@ from infra.consumer import Delivery
 from infra.relay import SOURCES, Source
 from infra.settings import DatabaseSettings
 from services.reporting.cell_projector import CELLS_LOCK
+from services.reporting.cell_projector import TABLES as CELL_TABLES
 from services.reporting.cell_projector import TRACKING as CELL_TRACKING
+from services.reporting.model_memory import ModelMemory
 from services.reporting.projection import Projection
 from services.reporting.projector import (
     PROJECTOR_LOCK,
@@ -39,36 +39,11 @@ from services.reporting.projector import (
     schema_fingerprint,
     schema_sql,
 )
+from services.reporting.rebuild_pass import CHUNK, RebuildPass
 
 log = structlog.get_logger("rebuild")
 
 LIVE, NEXT = "reporting", "reporting_next"
-# Larger than the projector's chunks: fewer, fuller batches (memory stays far below 1 GiB).
-CHUNK = 20_000
-
-
-@contextmanager
-def collected_every(chunks: int) -> Iterator[Callable[[], None]]:
-    """Python's collector every `chunks` chunks, not whenever it counts enough new objects: a
-    rebuild keeps many objects alive (decoded chunks waiting to be interleaved, the territory
-    figures' facts), which the collector would walk again and again (measured: reading and
-    decoding the national logs, 49 s with it, 16 s without). Yields what to call after each
-    chunk."""
-    done = 0
-
-    def chunk_done() -> None:
-        nonlocal done
-        done += 1
-        if done % chunks == 0:
-            gc.collect()
-
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield chunk_done
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def read_logs(
@@ -188,34 +163,46 @@ class ProgressBar:
         self.out.flush()
 
 
-async def _apply(conn: asyncpg.Connection, target: Retargeted, deliveries: list[Delivery]) -> None:
-    """In one transaction, everything but the territory figures (`cell_rebuild.py`)."""
-    async with conn.transaction():
-        projection = Projection(target, cells=False)
-        for d in deliveries:
-            event = d.event if d.event is not None else events.decode(d.data)
-            await projection.apply(event, d.source, d.position, d.data)
-        await projection.flush()
+# Kept by the territory figures' process; the positions and parked events by neither pass.
+_NOT_MINE = (*CELL_TABLES, "meta", "tracking", "cell_tracking", "parked", "cell_parked")
+_PARKED_BY_CELLS = "territory figures: "
 
 
-async def _apply_chunk(
-    conn: asyncpg.Connection, target: Retargeted, chunk: list[Delivery], report: RebuildReport
-) -> None:
-    try:
-        await _apply(conn, target, chunk)
-        report.applied += len(chunk)
-    except (asyncpg.PostgresConnectionError, OSError):
-        raise
-    except Exception:
-        for d in chunk:
-            try:
-                await _apply(conn, target, [d])
-                report.applied += 1
-            except (asyncpg.PostgresConnectionError, OSError):
-                raise
-            except Exception as exc:
-                await park(target, d, f"{type(exc).__name__}: {exc}")
-                report.parked += 1
+def _models_pass(
+    conn: asyncpg.Connection,
+    target: Retargeted,
+    sources: list[Source],
+    before: dict[str, int],
+    progress: Callable[[int], None] | None,
+) -> RebuildPass[ModelMemory]:
+    """Every read model but the territory figures (`cell_rebuild.py`), its folds' state in one
+    complete memory."""
+
+    async def start() -> ModelMemory:
+        for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = $1", NEXT):
+            if r["tablename"] not in _NOT_MINE:
+                await target.execute(f'TRUNCATE reporting."{r["tablename"]}"')
+        await target.execute(
+            "DELETE FROM reporting.parked WHERE reason NOT LIKE $1", _PARKED_BY_CELLS + "%"
+        )
+        return ModelMemory(complete=True)
+
+    async def apply(deliveries: list[Delivery], memory: ModelMemory) -> None:
+        async with conn.transaction():
+            projection = Projection(target, memory, cells=False)
+            for d in deliveries:
+                event = d.event if d.event is not None else events.decode(d.data)
+                await projection.apply(event, d.source, d.position, d.data)
+            await projection.flush()
+
+    async def finish(memory: ModelMemory) -> None:
+        async with conn.transaction():
+            await Projection(target, memory, cells=False).dump()
+
+    async def park_one(d: Delivery, exc: Exception) -> None:
+        await park(target, d, f"{type(exc).__name__}: {exc}")
+
+    return RebuildPass(conn, sources, before, start, apply, finish, park_one, progress)
 
 
 async def _log_head(conn: asyncpg.Connection, source: Source) -> int:
@@ -250,25 +237,19 @@ async def rebuild(
                 "INSERT INTO reporting.meta VALUES ($1, $2)",
                 [("fingerprint", schema_fingerprint()), ("generation", str(uuid.uuid4()))],
             )
-        positions = {s.service: 0 for s in sources}
         # While the live models serve: everything up to the head of each log, chunk by chunk;
         # the territory figures in another process meanwhile, up to the same positions.
         before = {s.service: await _log_head(conn, s) + 1 for s in sources}
         cells = await _start_cells(database, before)
         try:
-            with collected_every(20) as chunk_done:
-                async for chunk in read_logs(conn, sources, positions, before):
-                    await _apply_chunk(conn, target, chunk, report)
-                    for d in chunk:
-                        positions[d.source] = d.position
-                    if progress is not None:
-                        progress(len(chunk))
-                    chunk_done()
+            models = await _models_pass(conn, target, sources, before, progress).run()
             cells_report = await _finish_cells(cells)
         finally:
             if cells.returncode is None:
                 cells.kill()
                 await cells.wait()
+        report.applied, report.parked = models.applied, models.parked
+        positions = {s.service: 0 for s in sources} | models.positions
         report.parked += cells_report["parked"]
         report.cells_seconds = cells_report["seconds"]
         report.cells_max_rss_kib = cells_report["max_rss_kib"]

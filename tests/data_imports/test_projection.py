@@ -31,7 +31,7 @@ from services.reporting.ent_gar import (
     territory_ent_distribution,
 )
 from services.reporting.pending_writes import PendingWrites
-from services.reporting.projection import Projection
+from services.reporting.projection import FOLDS, Projection
 from services.reporting.projector import ensure_read_models
 from tests.data_imports.conftest import ADMIN, NEXT_YEAR, YEAR, open_campaigns
 from tests.support import answers
@@ -72,7 +72,7 @@ class Projected:
         """Fold every ENT and GAR event of the log again (the projector applies an event once;
         a rebuild starts from empty tables; the writes are idempotent all the same)."""
         async with self.conn.transaction():
-            pending = PendingWrites()
+            pending = PendingWrites(FOLDS)
             for _, data in await self.log(0):
                 event = events.decode(data)
                 if isinstance(event, DATA_IMPORT_EVENTS):
