@@ -80,19 +80,23 @@ async def read_log(
     after: int,
     before: int | None,
     chunk: int = LOG_CHUNK,
+    topics: Sequence[str] | None = None,
 ) -> AsyncIterator[list[Delivery]]:
     """Events of a source's log in (after, before), straight from PostgreSQL, a chunk at a time
-    (none while the write service has not created its log)."""
+    (none while the write service has not created its log); only those of these event types,
+    if given (the stored topic is the event's type)."""
     if not await table_exists(conn, source):
         return
     while True:
         rows = await conn.fetch(
             f"SELECT notification_id, state FROM {source.qualified_table} "  # noqa: S608
             "WHERE notification_id > $1 AND ($2::bigint IS NULL OR notification_id < $2) "
+            "AND ($4::text[] IS NULL OR topic = ANY($4::text[])) "
             "ORDER BY notification_id LIMIT $3",
             after,
             before,
             chunk,
+            None if topics is None else list(topics),
         )
         if not rows:
             return
@@ -146,11 +150,13 @@ async def read_logs(
     after: Mapping[str, int],
     before: Mapping[str, int] | None = None,
     chunk: int = LOG_CHUNK,
+    topics: Sequence[str] | None = None,
 ) -> AsyncIterator[list[Delivery]]:
     """The events of several logs after their positions (and before `before`), as one sequence
     in the order they were recorded: each log in its own order, the logs interleaved by the
     moment their events were recorded (read one log after the other, the events of the second
-    would all come after later ones of the first). Each delivery carries its decoded event."""
+    would all come after later ones of the first). Each delivery carries its decoded event.
+    `topics`: only the events of these types."""
     logs = [
         _Log(
             aiter(
@@ -160,6 +166,7 @@ async def read_logs(
                     after.get(s.service, 0),
                     None if before is None else before[s.service],
                     chunk,
+                    topics,
                 )
             ),
             rank,

@@ -156,6 +156,8 @@ class RegisterAndDeclarations:
                     known[SCHOOL_REGISTERED_AT] if known else at,
                 )  # fmt: skip
                 touched.add(uai)
+                if isinstance(e, SchoolRegistered) or "kind" in e.changed:
+                    m.kind_changes[uai] = at
                 version = (uai, at, None, *facts, None)
             self._new_version(version, created, ended)
         if m.complete:

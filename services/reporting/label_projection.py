@@ -62,6 +62,18 @@ def standing(
     return (uai, ref[0], msgspec.json.encode(levels).decode(), global_level(levels), at)
 
 
+def _trigger(
+    stepped: dict[str, tuple[str | None, datetime]], uai: str, fallback: str | None, at: datetime
+) -> None:
+    """The school's levels to compute again, as of `at` (the latest of its changes), against
+    its kind's référentiel or else `fallback` (the last step's; None: the one it had)."""
+    before = stepped.get(uai)
+    if before is None:
+        stepped[uai] = (fallback, at)
+    else:
+        stepped[uai] = (fallback or before[0], max(before[1], at))
+
+
 class LabelSteps:
     """Criterion steps, référentiels and awards: each criterion's last state, every step, and
     the levels of each school stepped in the batch, recomputed once at the flush."""
@@ -73,7 +85,7 @@ class LabelSteps:
         self.events: list[Any] = []
 
     def __bool__(self) -> bool:
-        return bool(self.events)
+        return bool(self.events or self.memory.kind_changes)
 
     def add(self, e: Any) -> None:
         self.events.append(e)
@@ -113,7 +125,13 @@ class LabelSteps:
                     (e.event_id, e.uai, e.originator_version, e.code, state,
                      e.referentiel_version, e.recorded_at)
                 )  # fmt: skip
-                stepped[e.uai] = (e.referentiel_version, e.recorded_at)
+                _trigger(stepped, e.uai, e.referentiel_version, e.recorded_at)
+        # A school that changed kind may follow another référentiel now (whichever of the two
+        # came first in the batch, the latest moment is its levels').
+        changed, m.kind_changes = m.kind_changes, {}
+        with_standing = await m.schools_with_standing(conn, None, list(changed))
+        for uai in {*with_standing, *(u for u in changed if u in stepped)}:
+            _trigger(stepped, uai, None, changed[uai])
         if m.complete:
             await conn.copy_records_to_table("label_steps", schema_name="reporting", records=steps)
             await conn.copy_records_to_table(
@@ -149,7 +167,7 @@ class LabelSteps:
         kinds = await self.memory.kinds(conn, [u for u in stepped if u not in schools])
         schools.update(u for u, kind in kinds.items() if kind in e.kinds)
         for uai in schools:
-            stepped[uai] = (stepped.get(uai, (None, e.recorded_at))[0], e.recorded_at)
+            _trigger(stepped, uai, None, e.recorded_at)
 
     async def _refresh_standings(
         self,
@@ -160,6 +178,12 @@ class LabelSteps:
         if not stepped:
             return
         m = self.memory
+        if m.complete:
+            # Computed once, at the end, from the last change of each (`dump`): every change
+            # of what they depend on (steps, référentiels, the kind) is one.
+            for uai, (fallback, at) in stepped.items():
+                _trigger(m.pending_standings, uai, fallback, at)
+            return
         await m.load_criteria(conn, set(stepped))
         kinds = await m.kinds(conn, list(stepped))
         standings = [
@@ -171,9 +195,7 @@ class LabelSteps:
                 )
             )
         ]
-        if m.complete:
-            m.standings.update((row[0], row) for row in standings)
-        elif standings:
+        if standings:
             await conn.execute(
                 """INSERT INTO reporting.label_standing
                    SELECT uai, version, levels::jsonb, level, at
@@ -189,6 +211,14 @@ class LabelSteps:
     async def dump(self, conn: asyncpg.Connection) -> None:
         """A rebuild's criteria and standings, into the new tables."""
         m = self.memory
+        uais = list(m.pending_standings)
+        kinds = await m.kinds(conn, uais)
+        referentiels = m.referentiels or []
+        for uai in uais:
+            fallback, at = m.pending_standings[uai]
+            row = standing(referentiels, uai, kinds[uai], fallback, m.criteria.get(uai, {}), at)
+            if row is not None:
+                m.standings[uai] = row
         await conn.copy_records_to_table(
             "label_criteria",
             schema_name="reporting",

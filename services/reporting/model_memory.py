@@ -44,6 +44,12 @@ class ModelMemory:
     held_sets: dict[str, tuple[datetime, tuple[str, ...]]] = field(default_factory=dict)
     criteria: dict[str, dict[str, Row]] = field(default_factory=dict)  # uai -> code -> row
     standings: dict[str, Row] = field(default_factory=dict)
+    # Schools whose kind the register's events of this flush set or changed (their levels may
+    # follow another référentiel), from when.
+    kind_changes: dict[str, datetime] = field(default_factory=dict)
+    # A rebuild computes each school's levels once, at the end: what its last change asks
+    # (the fallback référentiel, from when).
+    pending_standings: dict[str, tuple[str | None, datetime]] = field(default_factory=dict)
     referentiels: list[Referentiel] | None = None
     # A rebuild's record of what the tables' keys would refuse: awards given, and each school's
     # imports at its latest import moment.
@@ -122,20 +128,30 @@ class ModelMemory:
         }
         return {u: found.get(u) for u in uais}
 
-    async def schools_with_standing(self, conn: asyncpg.Connection, kinds: list[str]) -> list[str]:
-        """The schools with a standing whose kind is one of `kinds`."""
+    async def schools_with_standing(
+        self, conn: asyncpg.Connection, kinds: list[str] | None, uais: list[str] | None = None
+    ) -> list[str]:
+        """The schools with a standing (a rebuild's: to compute) whose kind is one of `kinds`
+        (if given), among `uais` (if given)."""
         if self.complete:
             return [
                 u
-                for u in self.standings
-                if (row := self.schools.get(u)) is not None and row[SCHOOL_KIND] in kinds
+                for u in (self.pending_standings if uais is None else uais)
+                if u in self.pending_standings
+                and (
+                    kinds is None
+                    or ((row := self.schools.get(u)) is not None and row[SCHOOL_KIND] in kinds)
+                )
             ]
         return [
             r["uai"]
             for r in await conn.fetch(
                 """SELECT st.uai FROM reporting.label_standing st
-                   JOIN reporting.schools s USING (uai) WHERE s.kind = ANY($1::text[])""",
+                   JOIN reporting.schools s USING (uai)
+                   WHERE ($1::text[] IS NULL OR s.kind = ANY($1::text[]))
+                     AND ($2::text[] IS NULL OR st.uai = ANY($2::text[]))""",
                 kinds,
+                uais,
             )
         ]
 
@@ -163,12 +179,12 @@ class ModelMemory:
     )
 
     def snapshot(self, uai: str | None) -> dict[str, Any]:
-        """What an event about `uai` may change (about no school: the référentiels and every
-        standing)."""
+        """What an event about `uai` may change (about no school: the référentiels and the
+        standings to compute)."""
         if uai is None:
             return {
                 "referentiels": copy.copy(self.referentiels),
-                "standings": dict(self.standings),
+                "pending_standings": dict(self.pending_standings),
             }
         saved: dict[str, Any] = {
             name: copy.copy(getattr(self, name).get(uai)) for name in self._BY_SCHOOL
@@ -179,7 +195,7 @@ class ModelMemory:
     def restore(self, uai: str | None, saved: dict[str, Any]) -> None:
         if uai is None:
             self.referentiels = saved["referentiels"]
-            self.standings = saved["standings"]
+            self.pending_standings = saved["pending_standings"]
             return
         for name in self._BY_SCHOOL:
             entries = getattr(self, name)

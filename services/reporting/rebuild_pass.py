@@ -87,6 +87,7 @@ class RebuildPass(Generic[M]):
     finish: Callable[[M], Awaitable[None]]  # once every chunk is applied
     park: Callable[[Delivery, Exception], Awaitable[None]]
     progress: Callable[[int], None] | None = None
+    types: Sequence[str] | None = None  # only the events of these types, if given
 
     async def run(self) -> PassReport:
         careful: set[int] = set()
@@ -102,7 +103,9 @@ class RebuildPass(Generic[M]):
         memory = await self.start()
         with collected_every(20) as chunk_done:
             index = 0
-            async for chunk in read_logs(self.conn, self.sources, {}, self.before, CHUNK):
+            async for chunk in read_logs(
+                self.conn, self.sources, {}, self.before, CHUNK, self.types
+            ):
                 if index in careful:
                     for d in chunk:
                         applied = await self._apply_alone(d, memory)

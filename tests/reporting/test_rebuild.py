@@ -4,6 +4,7 @@ over while the service keeps answering."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import uuid
 
@@ -18,6 +19,7 @@ from infra.consumer import read_logs
 from infra.relay import SOURCES
 from infra.settings import AuthSettings, DatabaseSettings, NatsSettings
 from services.declarations.app import open_application
+from services.declarations.demo import ADMIN as DEMO_ADMIN
 from services.declarations.demo import CATALOGUE, demo_register, load_demo
 from services.label.demo import load_demo as load_label_demo
 from services.reporting.app import create_app
@@ -54,11 +56,14 @@ async def checksums(conn: asyncpg.Connection, schema: str = "reporting") -> dict
 
 
 async def project_live(
-    database: DatabaseSettings, conn: asyncpg.Connection, interleaved: bool = True
+    database: DatabaseSettings,
+    conn: asyncpg.Connection,
+    interleaved: bool = True,
+    after_positions: bool = False,
 ) -> None:
     """What the live projectors do (the reporting one and the territory figures'), in batches
     of an odd size: the logs interleaved as they were recorded (as the bus delivers them), or
-    one after the other."""
+    one after the other; from the start, or from where they stand."""
     unused = NatsSettings(url="nats://unused")
     projectors = (Projector(database, unused), CellProjector(database, unused))
     for projector in projectors:
@@ -70,8 +75,13 @@ async def project_live(
         for s in SOURCES.values()
         if await conn.fetchval("SELECT to_regclass($1)", f"{s.schema}.{s.table}") is not None
     ]
+    after = (
+        {r["source"]: r["position"] for r in await conn.fetch("SELECT * FROM reporting.tracking")}
+        if after_positions
+        else {}
+    )
     for logs in [sources] if interleaved else [[s] for s in sources]:
-        async for chunk in read_logs(conn, logs, {}):
+        async for chunk in read_logs(conn, logs, after):
             for start in range(0, len(chunk), 137):
                 for projector in projectors:
                     await projector._apply_batch(conn, chunk[start : start + 137])
@@ -116,6 +126,46 @@ async def test_a_rebuild_gives_identical_models_and_switches_over_while_serving(
         first.pop("as_of"), second.pop("as_of")
         assert first == second
         assert await conn.fetchval("SELECT to_regnamespace('reporting_next')") is None
+    finally:
+        await conn.close()
+
+
+async def test_a_school_that_changes_kind_follows_its_new_referentiel_live_and_rebuilt(
+    database: DatabaseSettings,
+) -> None:
+    app = open_application(database, pool_size=2)
+    load_demo(app)
+    app.close()
+    assert await asyncio.to_thread(load_label_demo, database) > 50
+    conn = await asyncpg.connect(database.url)
+    try:
+        await ensure_read_models(conn)
+        await project_live(database, conn)
+        labelled = await conn.fetchrow(
+            "SELECT st.uai, st.referentiel_version FROM reporting.label_standing st "
+            "JOIN reporting.schools s USING (uai) WHERE s.kind = 'ecole' ORDER BY st.uai LIMIT 1"
+        )
+        assert labelled is not None
+        # The register now says it is a collège (a correction of the directory).
+        rows = [r for r in demo_register() if r.uai == labelled["uai"]]
+        moved = dataclasses.replace(
+            rows[0], details=msgspec.structs.replace(rows[0].details, kind="college")
+        )
+        app = open_application(database, pool_size=2)
+        app.import_register([moved], DEMO_ADMIN)
+        app.close()
+        await project_live(database, conn, after_positions=True)
+        now = await conn.fetchrow(
+            "SELECT referentiel_version, updated_at FROM reporting.label_standing WHERE uai = $1",
+            labelled["uai"],
+        )
+        college = await conn.fetchval(
+            "SELECT version FROM reporting.label_referentiels WHERE 'college' = ANY(kinds)"
+        )
+        assert now["referentiel_version"] == college != labelled["referentiel_version"]
+        live = await checksums(conn)
+        await rebuild(database)
+        assert await checksums(conn) == live
     finally:
         await conn.close()
 
