@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import sub
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import asyncpg
 import msgspec
@@ -41,7 +41,7 @@ from events.declarations import (
     UsageAdded,
     UsageRemoved,
 )
-from events.ent import period_reaches, rule_for
+from events.ent import period_reaches
 from events.envelope import Event
 from events.equipment import equipment_index, equipment_of
 from events.label import LabelAwarded
@@ -50,6 +50,7 @@ from services.reporting.cell_memory import CellMemory
 from services.reporting.contribution import (
     DECLARED,
     ENT,
+    ENT_RULES,
     GAR,
     LABEL,
     NOTHING,
@@ -74,6 +75,7 @@ _json = msgspec.json.Encoder()
 Delta = tuple[int, tuple[int, ...] | None, dict[str, int], dict[str, int]]
 Key = tuple[int, int]  # (cell, rentrée)
 ALL = (Part(0, contribution),)
+_NO_CONNECTIONS = EntYear()
 
 
 def _difference(offset: int, before: Contribution, after: Contribution) -> Delta | None:
@@ -122,6 +124,14 @@ class CellSteps:
 
     def __post_init__(self) -> None:
         self.years_changed()
+        # How each kind of event about a school changes its facts.
+        self.handlers: dict[type[Event], Callable[[SchoolFacts, Any], None]] = {
+            SchoolRegistered: self.place, SchoolDetailsChanged: self.place,
+            SchoolClosed: self.close, DeclarationSubmitted: self.declaration,
+            DeclarationConfirmed: self.declaration, UsageAdded: self.usage,
+            UsageRemoved: self.usage, EntConnectionsImported: self.ent,
+            GarAccessesImported: self.gar, LabelAwarded: self.award,
+        }  # fmt: skip
 
     # -- the school years held ---------------------------------------------------------------
 
@@ -223,60 +233,86 @@ class CellSteps:
     # -- events ----------------------------------------------------------------------------------
 
     def apply(self, e: Event) -> None:
-        at = e.recorded_at
-        if self.needs_years([e]):
+        at, kind = e.recorded_at, type(e)
+        span = self.span
+        if (
+            span is None
+            or not span[0] <= at < span[1]
+            or (kind in _ABOUT_A_YEAR and parse_school_year(e.school_year) not in self.memory.years)
+        ):
             self.hold(_targets(e), at)
-        if isinstance(e, CampaignOpened):
-            self.campaign(e)
+        if kind is CampaignOpened:
+            self.campaign(cast(CampaignOpened, e))
             return
         assert e.uai is not None
-        facts = self.memory.school(e.uai)
-        held = [r for r, _ in self.held]
-        if isinstance(e, SchoolRegistered | SchoolDetailsChanged):
-            cell = cell_of(e.details)
-            self.memory.add_cell(cell, territories_of(e.details))
-            if facts.cell == cell and facts.academie == e.details.academie:
-                return
+        self.handlers[kind](self.memory.school(e.uai), e)
 
-            def place() -> None:
-                facts.cell, facts.academie = cell, e.details.academie
-                facts.places.append((at, cell))
+    def place(self, facts: SchoolFacts, e: SchoolRegistered | SchoolDetailsChanged) -> None:
+        at, cell = e.recorded_at, cell_of(e.details)
+        self.memory.add_cell(cell, territories_of(e.details))
+        if facts.cell == cell and facts.academie == e.details.academie:
+            return
 
-            self.change(facts, held, at, place)
-        elif isinstance(e, SchoolClosed):
-            if facts.cell is None:
-                return
+        def place() -> None:
+            facts.cell, facts.academie = cell, e.details.academie
+            facts.places.append((at, cell))
 
-            def close() -> None:
-                facts.cell = None
-                facts.places.append((at, None))
+        self.change(facts, [r for r, _ in self.held], at, place)
 
-            self.change(facts, held, at, close)
-        elif isinstance(e, DeclarationSubmitted | DeclarationConfirmed):
-            self.declaration(facts, e)
-        elif isinstance(e, UsageAdded | UsageRemoved):
-            self.usage(facts, e)
-        elif isinstance(e, EntConnectionsImported):
-            rentree = parse_school_year(e.school_year)
-            c = e.connections
-            total = c.pupils + c.parents + c.teachers
-            reached = period_reaches(total, e.enrolled_pupils, rule_for(rentree))
-            year = facts.ent.get(rentree, EntYear()).with_period(e.period, total, reached)
-            self.change(facts, [rentree], at, lambda: facts.ent.__setitem__(rentree, year), (ENT,))
-        elif isinstance(e, GarAccessesImported):
-            self.gar(facts, e)
-        elif isinstance(e, LabelAwarded):
-            rentree, until = parse_school_year(e.school_year), parse_school_year(e.valid_until)
-            if rentree in facts.awards:
-                return  # a school's first award of a year stands
-            years = [r for r in held if rentree <= r <= until]
-            self.change(
-                facts,
-                years,
-                at,
-                lambda: facts.awards.__setitem__(rentree, (until, e.level)),
-                (LABEL,),
+    def close(self, facts: SchoolFacts, e: SchoolClosed) -> None:
+        if facts.cell is None:
+            return
+
+        def close() -> None:
+            facts.cell = None
+            facts.places.append((e.recorded_at, None))
+
+        self.change(facts, [r for r, _ in self.held], e.recorded_at, close)
+
+    def award(self, facts: SchoolFacts, e: LabelAwarded) -> None:
+        rentree, until = parse_school_year(e.school_year), parse_school_year(e.valid_until)
+        if rentree in facts.awards:
+            return  # a school's first award of a year stands
+        years = [r for r, _ in self.held if rentree <= r <= until]
+        self.change(
+            facts,
+            years,
+            e.recorded_at,
+            lambda: facts.awards.__setitem__(rentree, (until, e.level)),
+            (LABEL,),
+        )
+
+    def one_part(
+        self,
+        facts: SchoolFacts,
+        rentree: int,
+        at: datetime,
+        part: Part,
+        mutate: Callable[[], object],
+    ) -> None:
+        """`change` of one part of one school year, the frequent case, without its loops."""
+        cell = facts.cell
+        if cell is None:
+            mutate()
+        else:
+            closes = self.memory.campaigns
+            before = part.of(facts, rentree, closes)
+            mutate()
+            self.emit(
+                facts, cell, rentree, at, before, part.of(facts, rentree, closes), part.offset
             )
+        if facts.last_at is None or at > facts.last_at:
+            facts.last_at = at
+
+    def ent(self, facts: SchoolFacts, e: EntConnectionsImported) -> None:
+        rentree = parse_school_year(e.school_year)
+        c = e.connections
+        total = c.pupils + c.parents + c.teachers
+        reached = period_reaches(total, e.enrolled_pupils, ENT_RULES.rule(rentree))
+        year = facts.ent.get(rentree, _NO_CONNECTIONS).with_period(e.period, total, reached)
+        self.one_part(
+            facts, rentree, e.recorded_at, ENT, lambda: facts.ent.__setitem__(rentree, year)
+        )
 
     def declaration(
         self, facts: SchoolFacts, e: DeclarationSubmitted | DeclarationConfirmed
@@ -336,8 +372,8 @@ class CellSteps:
             accesses.setdefault(sys.intern(r.resource), r.accesses)  # its first line stands
         used = tuple(sorted(name for name, n in accesses.items() if n > 0))
         listed = (sum(accesses.values()), used)
-        self.change(
-            facts, [rentree], e.recorded_at, lambda: facts.gar.__setitem__(rentree, listed), (GAR,)
+        self.one_part(
+            facts, rentree, e.recorded_at, GAR, lambda: facts.gar.__setitem__(rentree, listed)
         )
 
     def campaign(self, e: CampaignOpened) -> None:
@@ -371,7 +407,8 @@ class CellSteps:
             sums = self.memory.cell_sums(key)
             loaded = latest = sums.at
             versions: dict[datetime, tuple[int, ...]] = {}
-            for at, _, (offset, values, usage, resource) in sorted(self.steps[key], key=_by_moment):
+            # By moment, then as applied (the sequence numbers are unique: deltas never compared).
+            for at, _, (offset, values, usage, resource) in sorted(self.steps[key]):
                 if latest is not None and at < latest:
                     # Earlier than a version already there: added to it, inexact in between.
                     self.disorder.setdefault(cell, []).append((at, latest))
@@ -445,10 +482,6 @@ def _count(counts: dict[str, int], name: str, delta: int) -> int:
     else:
         counts.pop(name, None)
     return n
-
-
-def _by_moment(step: tuple[datetime, int, Delta]) -> tuple[datetime, int]:
-    return step[0], step[1]
 
 
 def _cells_between(facts: SchoolFacts, start: datetime, end: datetime) -> set[int]:

@@ -31,8 +31,9 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+import events.ent
 from events.declarations import SchoolDetails
-from events.ent import index_for, rule_for
+from events.ent import EntRule, index_for, rule_for
 from events.values import region_of
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -182,16 +183,50 @@ def _usages(facts: SchoolFacts, rentree: int, closes: Closes) -> Contribution:
     return Contribution((len(codes),), codes)
 
 
+class _Rules:
+    """The ENT rule of each rentrée and the index each count of periods gives under it, as
+    `events.ent` has them configured (computed for nearly every event otherwise)."""
+
+    def __init__(self) -> None:
+        self.configured: object = None
+        self.rules: dict[int, EntRule] = {}
+        self.indices: dict[tuple[int, int], int] = {}
+
+    def _current(self) -> None:
+        if events.ent.ENT_RULES is not self.configured:
+            self.configured = events.ent.ENT_RULES
+            self.rules.clear()
+            self.indices.clear()
+
+    def rule(self, rentree: int) -> EntRule:
+        self._current()
+        rule = self.rules.get(rentree)
+        if rule is None:
+            rule = self.rules[rentree] = rule_for(rentree)
+        return rule
+
+    def index(self, rentree: int, reached: int) -> int:
+        self._current()
+        index = self.indices.get((rentree, reached))
+        if index is None:
+            index = self.indices[(rentree, reached)] = index_for(reached, self.rule(rentree))
+        return index
+
+
+ENT_RULES = _Rules()
+
+
 def _ent(facts: SchoolFacts, rentree: int, closes: Closes) -> Contribution:
     """ent_figures, e0 … e3, ent_connections."""
     year = facts.ent.get(rentree)
     if year is None:
         return _NO_ENT
-    connections = sum(c for c in year.connections if c >= 0)
+    figures = year.connections
+    connections = sum(figures) + figures.count(-1)  # the periods not imported (-1) left out
     a = in_force(facts.answers, rentree)
     if a is None or not a.ent:
         return Contribution((0, 0, 0, 0, 0, connections))
-    index = index_for(year.reached.bit_count(), rule_for(rentree))
+    index = ENT_RULES.index(rentree, year.reached.bit_count())
     return Contribution(
         (1, 1 if index == 0 else 0, 1 if index == 1 else 0, 1 if index == 2 else 0,
          1 if index == 3 else 0, connections)
