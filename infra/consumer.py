@@ -36,7 +36,7 @@ log = structlog.get_logger("consumer")
 LOG_CHUNK = 5000
 
 
-@dataclass
+@dataclass(slots=True)
 class Delivery:
     msg: Msg | None
     source: str
@@ -191,7 +191,8 @@ async def read_logs(
             )
             taken += log_.keyed[:upto]
             del log_.keyed[:upto]
-        taken.sort(key=_place)
+        # (moment, log, rank in log) is unique: the deliveries themselves are never compared.
+        taken.sort()
         out += [k[3] for k in taken]
         while len(out) >= chunk:
             yield out[:chunk]
@@ -204,10 +205,6 @@ async def read_logs(
 
 def _moment(k: Keyed) -> datetime:
     return k[0]
-
-
-def _place(k: Keyed) -> tuple[datetime, int, int]:
-    return k[0], k[1], k[2]
 
 
 async def park(conn: asyncpg.Connection, table: str, d: Delivery, reason: str) -> None:

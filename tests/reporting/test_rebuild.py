@@ -29,6 +29,10 @@ from services.reporting.rebuild import ProgressBar, log_size, rebuild
 from tests.support import bearer
 
 UAI = "0340001S"
+INDEXES = (
+    "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'reporting' "
+    "ORDER BY indexname"
+)
 
 
 async def checksums(conn: asyncpg.Connection, schema: str = "reporting") -> dict[str, str]:
@@ -100,6 +104,7 @@ async def test_a_rebuild_gives_identical_models_and_switches_over_while_serving(
         await ensure_read_models(conn)
         await project_live(database, conn)
         live = await checksums(conn)
+        keys = await conn.fetch(INDEXES)
         assert int(live["declaration_versions:rows"]) > 300
         assert int(live["label_steps:rows"]) > 200
         assert int(live["label_standing:rows"]) > 50
@@ -120,6 +125,8 @@ async def test_a_rebuild_gives_identical_models_and_switches_over_while_serving(
         assert "reste" in shown.getvalue()
         rebuilt = await checksums(conn)
         assert rebuilt == live
+        # The keys and indexes, dropped for the copy, are back as the DDL defines them.
+        assert await conn.fetch(INDEXES) == keys
         assert after.status_code == 200, after.text
         first, second = before.json(), after.json()
         first.pop("produced_at"), second.pop("produced_at")
