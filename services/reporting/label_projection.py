@@ -11,6 +11,7 @@ The events of a batch are applied in order at the flush, from what the memory ho
 from __future__ import annotations
 
 from datetime import datetime
+from sys import intern
 from typing import Any, ClassVar
 
 import asyncpg
@@ -116,9 +117,11 @@ class LabelSteps:
                 )  # fmt: skip
             else:
                 state = STATE_AFTER[type(e)]
+                # Interned: a rebuild holds every criterion of the country, the same few
+                # codes, versions, people and roles again and again.
                 row = (
-                    e.uai, e.code, state, e.referentiel_version, e.occurred_at, e.actor.user_id,
-                    e.actor.role,
+                    intern(e.uai), intern(e.code), state, intern(e.referentiel_version), e.occurred_at,
+                    intern(e.actor.user_id), intern(e.actor.role),
                 )  # fmt: skip
                 m.criteria.setdefault(e.uai, {})[e.code] = criteria[(e.uai, e.code)] = row
                 steps.append(

@@ -15,7 +15,7 @@ import msgspec
 import pytest
 
 from bench.national_data import generate
-from infra.consumer import read_logs
+from infra.consumer import Delivery, read_logs
 from infra.relay import SOURCES
 from infra.settings import DatabaseSettings, NatsSettings
 from services.reporting import sums_from_cells, sums_from_members
@@ -70,6 +70,18 @@ def differences(
         if x != y:
             found[r] = {k: (x[k], y[k]) for k in x if x[k] != y[k]}
     return found
+
+
+async def projectors_and_log(
+    database: DatabaseSettings, conn: asyncpg.Connection
+) -> tuple[Projector, CellProjector, list[Delivery]]:
+    """The two live projectors, on the read models' generation, and every event of the logs."""
+    unused = NatsSettings(url="nats://unused")
+    projector, cells = Projector(database, unused), CellProjector(database, unused)
+    generation = await conn.fetchval("SELECT value FROM reporting.meta WHERE key = 'generation'")
+    projector.generation = cells.generation = generation
+    deliveries = [d async for chunk in read_logs(conn, list(SOURCES.values()), {}) for d in chunk]
+    return projector, cells, deliveries
 
 
 @pytest.fixture
@@ -173,15 +185,7 @@ async def test_a_past_moment_the_cells_have_not_reached_is_read_from_the_members
     try:
         await ensure_read_models(conn)
         # The reporting projector has applied everything, the territory figures' only half.
-        unused = NatsSettings(url="nats://unused")
-        projector, cells = Projector(country, unused), CellProjector(country, unused)
-        generation = await conn.fetchval(
-            "SELECT value FROM reporting.meta WHERE key = 'generation'"
-        )
-        projector.generation = cells.generation = generation
-        deliveries = [
-            d async for chunk in read_logs(conn, list(SOURCES.values()), {}) for d in chunk
-        ]
+        projector, cells, deliveries = await projectors_and_log(country, conn)
         half = deliveries[: len(deliveries) // 2]
         for start in range(0, len(deliveries), 500):
             await projector._apply_batch(conn, deliveries[start : start + 500])
@@ -220,15 +224,7 @@ async def test_the_cells_judge_on_time_answers_by_the_campaigns_they_have_seen(
         await ensure_read_models(conn)
         # The territory figures' projector runs ahead of the reporting one: when it applies a
         # declaration, the reporting tables know no campaign yet.
-        unused = NatsSettings(url="nats://unused")
-        projector, cells = Projector(country, unused), CellProjector(country, unused)
-        generation = await conn.fetchval(
-            "SELECT value FROM reporting.meta WHERE key = 'generation'"
-        )
-        projector.generation = cells.generation = generation
-        deliveries = [
-            d async for chunk in read_logs(conn, list(SOURCES.values()), {}) for d in chunk
-        ]
+        projector, cells, deliveries = await projectors_and_log(country, conn)
         for start in range(0, len(deliveries), 500):
             await cells._apply_batch(conn, deliveries[start : start + 500])
         for start in range(0, len(deliveries), 500):

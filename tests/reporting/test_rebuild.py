@@ -30,8 +30,7 @@ from tests.support import bearer
 
 UAI = "0340001S"
 INDEXES = (
-    "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'reporting' "
-    "ORDER BY indexname"
+    "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'reporting' ORDER BY indexname"
 )
 
 
@@ -91,18 +90,24 @@ async def project_live(
                     await projector._apply_batch(conn, chunk[start : start + 137])
 
 
-async def test_a_rebuild_gives_identical_models_and_switches_over_while_serving(
-    database: DatabaseSettings, auth: AuthSettings
-) -> None:
+async def demo_projected(database: DatabaseSettings) -> asyncpg.Connection:
+    """The demo recorded (the label log too: criterion steps and awards, folded in batches of
+    another size), projected live; a connection to its database."""
     app = open_application(database, pool_size=2)
     load_demo(app)
     app.close()
-    # The label log too: criterion steps and awards, folded in batches of another size.
     assert await asyncio.to_thread(load_label_demo, database) > 50
-    conn = await asyncpg.connect(database.url)
+    conn: asyncpg.Connection = await asyncpg.connect(database.url)
+    await ensure_read_models(conn)
+    await project_live(database, conn)
+    return conn
+
+
+async def test_a_rebuild_gives_identical_models_and_switches_over_while_serving(
+    database: DatabaseSettings, auth: AuthSettings
+) -> None:
+    conn = await demo_projected(database)
     try:
-        await ensure_read_models(conn)
-        await project_live(database, conn)
         live = await checksums(conn)
         keys = await conn.fetch(INDEXES)
         assert int(live["declaration_versions:rows"]) > 300
@@ -140,14 +145,8 @@ async def test_a_rebuild_gives_identical_models_and_switches_over_while_serving(
 async def test_a_school_that_changes_kind_follows_its_new_referentiel_live_and_rebuilt(
     database: DatabaseSettings,
 ) -> None:
-    app = open_application(database, pool_size=2)
-    load_demo(app)
-    app.close()
-    assert await asyncio.to_thread(load_label_demo, database) > 50
-    conn = await asyncpg.connect(database.url)
+    conn = await demo_projected(database)
     try:
-        await ensure_read_models(conn)
-        await project_live(database, conn)
         labelled = await conn.fetchrow(
             "SELECT st.uai, st.referentiel_version FROM reporting.label_standing st "
             "JOIN reporting.schools s USING (uai) WHERE s.kind = 'ecole' ORDER BY st.uai LIMIT 1"
