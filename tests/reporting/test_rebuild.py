@@ -13,6 +13,7 @@ import msgspec
 from litestar.testing import AsyncTestClient
 
 import events
+from bench.national_data import generate
 from events.values import Role
 from infra.auth import Principal
 from infra.consumer import read_logs
@@ -225,6 +226,31 @@ async def test_an_event_that_cannot_be_applied_is_parked_by_both_and_the_rest_is
         assert report.parked == 2  # the rebuild and its territory figures' process each park it
         reasons = [r["reason"] for r in await conn.fetch("SELECT reason FROM reporting.parked")]
         assert sum(r.startswith("territory figures:") for r in reasons) == 1
+        assert await checksums(conn) == live
+    finally:
+        await conn.close()
+
+
+async def test_a_rebuild_of_five_years_of_a_small_country_gives_the_live_models(
+    database: DatabaseSettings,
+) -> None:
+    # The national bench's generator, 240 écoles: moves, closures, campaigns, declarations,
+    # usages, ENT and GAR imports, label steps and awards, recorded over five years.
+    await generate(database, 240, say=lambda _: None)
+    conn = await asyncpg.connect(database.url)
+    try:
+        await ensure_read_models(conn)
+        await project_live(database, conn)
+        live = await checksums(conn)
+        closed = await conn.fetchval(
+            "SELECT count(*) FROM reporting.school_versions WHERE closed_on IS NOT NULL"
+        )
+        assert closed > 0
+        assert int(live["school_versions:rows"]) > int(live["schools:rows"]) + closed
+        assert int(live["label_awards:rows"]) > 20
+        assert int(live["gar_accesses:rows"]) > 100
+        report = await rebuild(database)
+        assert report.parked == 0
         assert await checksums(conn) == live
     finally:
         await conn.close()
