@@ -35,7 +35,6 @@ def is_valid_uai(value: str) -> bool:
 
 
 @lru_cache(maxsize=256)
-@lru_cache(maxsize=1024)  # a handful of school years, parsed for nearly every event
 def parse_school_year(value: str) -> int:
     """The rentrée year of a school year written `2024-2025`; ValueError otherwise."""
     match = _SCHOOL_YEAR_RE.fullmatch(value)

@@ -141,13 +141,18 @@ class CellSteps:
 
     def needs_years(self, events: Iterable[Event]) -> bool:
         """Whether these events bring a school year the cells do not hold yet."""
-        years, span = self.memory.years, self.span
-        for e in events:
-            if span is None or not span[0] <= e.recorded_at < span[1]:
-                return True
-            if type(e) in _ABOUT_A_YEAR and parse_school_year(e.school_year) not in years:
-                return True
-        return False
+        return any(self.needs_year(e) for e in events)
+
+    def needs_year(self, e: Event) -> bool:
+        span = self.span
+        return (
+            span is None
+            or not span[0] <= e.recorded_at < span[1]
+            or (
+                type(e) in _ABOUT_A_YEAR
+                and parse_school_year(e.school_year) not in self.memory.years
+            )
+        )
 
     def hold(self, years: list[int], at: datetime) -> None:
         held = self.memory.years
@@ -233,14 +238,9 @@ class CellSteps:
     # -- events ----------------------------------------------------------------------------------
 
     def apply(self, e: Event) -> None:
-        at, kind = e.recorded_at, type(e)
-        span = self.span
-        if (
-            span is None
-            or not span[0] <= at < span[1]
-            or (kind in _ABOUT_A_YEAR and parse_school_year(e.school_year) not in self.memory.years)
-        ):
-            self.hold(_targets(e), at)
+        kind = type(e)
+        if self.needs_year(e):
+            self.hold(_targets(e), e.recorded_at)
         if kind is CampaignOpened:
             self.campaign(cast(CampaignOpened, e))
             return

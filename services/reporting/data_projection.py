@@ -77,12 +77,14 @@ class DataImports:
 
     async def flush(self, conn: asyncpg.Connection) -> None:
         if self.memory.complete:
-            await conn.copy_records_to_table(
-                "ent_connections", schema_name="reporting", records=self.ent
-            )
-            await conn.copy_records_to_table(
-                "gar_accesses", schema_name="reporting", records=self.gar
-            )
+            if self.ent:
+                await conn.copy_records_to_table(
+                    "ent_connections", schema_name="reporting", records=self.ent
+                )
+            if self.gar:
+                await conn.copy_records_to_table(
+                    "gar_accesses", schema_name="reporting", records=self.gar
+                )
             self.ent.clear()
             self.gar.clear()
             return

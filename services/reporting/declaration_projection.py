@@ -240,7 +240,10 @@ class RegisterAndDeclarations:
                 if held is not None and held[0] != at:
                     ready.append((uai, held[0], list(held[1])))
                 m.held_sets[uai] = (at, codes)
-            await conn.copy_records_to_table("usage_sets", schema_name="reporting", records=ready)
+            if ready:
+                await conn.copy_records_to_table(
+                    "usage_sets", schema_name="reporting", records=ready
+                )
             return
         # Each set travels as a JSON array: unnest cannot take arrays of uneven arrays.
         await conn.execute(

@@ -132,14 +132,19 @@ class LabelSteps:
         # A school that changed kind may follow another référentiel now (whichever of the two
         # came first in the batch, the latest moment is its levels').
         changed, m.kind_changes = m.kind_changes, {}
-        with_standing = await m.schools_with_standing(conn, None, list(changed))
-        for uai in {*with_standing, *(u for u in changed if u in stepped)}:
-            _trigger(stepped, uai, None, changed[uai])
+        if changed:
+            with_standing = await m.schools_with_standing(conn, None, list(changed))
+            for uai in {*with_standing, *(u for u in changed if u in stepped)}:
+                _trigger(stepped, uai, None, changed[uai])
         if m.complete:
-            await conn.copy_records_to_table("label_steps", schema_name="reporting", records=steps)
-            await conn.copy_records_to_table(
-                "label_awards", schema_name="reporting", records=awards
-            )
+            if steps:
+                await conn.copy_records_to_table(
+                    "label_steps", schema_name="reporting", records=steps
+                )
+            if awards:
+                await conn.copy_records_to_table(
+                    "label_awards", schema_name="reporting", records=awards
+                )
         else:
             await self._write(conn, list(criteria.values()), steps, awards)
         await self._refresh_standings(conn, referentiels, stepped)

@@ -30,7 +30,7 @@ _domains = msgspec.json.Decoder(list[DomainDefinition])
 
 # Column positions in the rows of `reporting.schools` and `reporting.school_versions`.
 SCHOOL_KIND, SCHOOL_CLOSED_ON, SCHOOL_REGISTERED_AT = 2, 10, 11
-VERSION_FROM, VERSION_TO = 1, 2
+VERSION_FROM = 1
 
 
 @dataclass

@@ -16,7 +16,6 @@ from typing import Any, ClassVar, Protocol
 import asyncpg
 
 from events.envelope import Event
-from services.reporting.cell_memory import CellMemory
 from services.reporting.cell_projection import CellFigures
 from services.reporting.model_memory import ModelMemory
 
@@ -50,7 +49,6 @@ class PendingWrites:
         self,
         folds: Sequence[type[Fold]],
         models: ModelMemory | None = None,
-        cells: CellMemory | None = None,
         with_cells: bool = True,
     ) -> None:
         """`with_cells`: whether to keep the territory figures too (a rebuild keeps them
@@ -59,7 +57,7 @@ class PendingWrites:
         self.folds = [cls(self.models) for cls in folds]
         self.by_type = {t: f for f in self.folds for t in f.types}
         # Sees its events besides the fold or handler that owns them, and flushes after them.
-        self.cells = CellFigures(cells)
+        self.cells = CellFigures()
         self.cell_types = CellFigures.types if with_cells else ()
 
     def __bool__(self) -> bool:
