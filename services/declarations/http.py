@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -82,6 +83,13 @@ def _app(request: Request[Any, Any, Any]) -> DeclarationsApplication:
     return app
 
 
+async def _written(
+    request: Request[Any, Any, Any], use_case: Callable[..., int], *args: Any
+) -> Response[WriteReceipt]:
+    """Run a write use case off the event loop, on behalf of the request's principal."""
+    return receipt(await asyncio.to_thread(use_case, *args, principal_of(request)))
+
+
 class SchoolDeclarationsController(Controller):
     path = "/api/v1/schools/{uai:str}"
     tags = ["Déclarations"]
@@ -94,10 +102,9 @@ class SchoolDeclarationsController(Controller):
         school_year: FromPath[str],
         data: JSONBody[DeclarationBody],
     ) -> Response[WriteReceipt]:
-        position = await asyncio.to_thread(
-            _app(request).submit_declaration, uai, school_year, data.answers, principal_of(request)
+        return await _written(
+            request, _app(request).submit_declaration, uai, school_year, data.answers
         )
-        return receipt(position)
 
     @post(
         "/declarations/{school_year:str}/confirmation",
@@ -107,10 +114,7 @@ class SchoolDeclarationsController(Controller):
     async def confirm(
         self, request: Request[Any, Any, Any], uai: FromPath[str], school_year: FromPath[str]
     ) -> Response[WriteReceipt]:
-        position = await asyncio.to_thread(
-            _app(request).confirm_declaration, uai, school_year, principal_of(request)
-        )
-        return receipt(position)
+        return await _written(request, _app(request).confirm_declaration, uai, school_year)
 
     @get("/declarations/{school_year:str}", operation_id="getDeclaration")
     async def read(
@@ -125,19 +129,13 @@ class SchoolDeclarationsController(Controller):
     async def add_usage(
         self, request: Request[Any, Any, Any], uai: FromPath[str], code: FromPath[str]
     ) -> Response[WriteReceipt]:
-        position = await asyncio.to_thread(
-            _app(request).add_usage, uai, code, principal_of(request)
-        )
-        return receipt(position)
+        return await _written(request, _app(request).add_usage, uai, code)
 
     @delete("/usages/{code:str}", operation_id="removeUsage", status_code=200)
     async def remove_usage(
         self, request: Request[Any, Any, Any], uai: FromPath[str], code: FromPath[str]
     ) -> Response[WriteReceipt]:
-        position = await asyncio.to_thread(
-            _app(request).remove_usage, uai, code, principal_of(request)
-        )
-        return receipt(position)
+        return await _written(request, _app(request).remove_usage, uai, code)
 
 
 class AdminController(Controller):
@@ -165,15 +163,14 @@ class AdminController(Controller):
         school_year: FromPath[str],
         data: JSONBody[CampaignBody],
     ) -> Response[WriteReceipt]:
-        position = await asyncio.to_thread(
+        return await _written(
+            request,
             _app(request).open_campaign,
             academie,
             school_year,
             data.opens_on,
             data.closes_on,
-            principal_of(request),
         )
-        return receipt(position)
 
     @put("/admin/academies/{academie:str}/usage-catalogue", operation_id="reviseUsageCatalogue")
     async def revise_catalogue(
@@ -182,10 +179,7 @@ class AdminController(Controller):
         academie: FromPath[str],
         data: JSONBody[CatalogueBody],
     ) -> Response[WriteReceipt]:
-        position = await asyncio.to_thread(
-            _app(request).revise_catalogue, academie, data.usages, principal_of(request)
-        )
-        return receipt(position)
+        return await _written(request, _app(request).revise_catalogue, academie, data.usages)
 
     @get("/academies/{academie:str}/usage-catalogue", operation_id="getUsageCatalogue")
     async def catalogue(
