@@ -24,7 +24,7 @@ What happens, and when (UTC):
     engaged in the label (55 %, from a rentrée between 2021 and 2025): 2–5 criteria a year are
     proposed by the référent, then validated (82 %), rejected (10 %, then often proposed again
     and validated) or withdrawn (8 %), and some validations are revoked; every January the
-    écoles at global level ≥ 1 apply (75 %) and are awarded their level.
+    écoles at global level ≥ 1 apply (75 %) with their commune and are awarded their level.
   - ENT (the 60 % of écoles that declare one, A7): the académie imports the connections of
     period 1 in November, 2 in January, 3 in March, 4 in May and 5 in July (Y+1), one file for
     all its écoles (a corrected file for one file in ten, a few days later, changing a fifth of
@@ -91,6 +91,7 @@ from events.declarations import (
 )
 from events.envelope import Actor, Event
 from events.label import (
+    CommuneSignature,
     CriterionProposed,
     CriterionRejected,
     CriterionValidated,
@@ -113,7 +114,7 @@ from services.label.referentiels import catalogue_id as referentiels_id
 from services.label.referentiels import shipped_referentiels
 
 # Bump when what is generated changes: a cached dataset of another version is made again.
-DATASET_VERSION = "1"
+DATASET_VERSION = "2"
 FULL_SCHOOLS = 48_000
 QUICK_SCHOOLS = 4_800
 RENTREES = (2021, 2022, 2023, 2024, 2025)
@@ -157,6 +158,10 @@ COMMENTS = (
     "Les classes utilisent l'outil chaque semaine ; exemples de productions en pièce jointe.",
     "Formation suivie par trois enseignants (attestations jointes).",
     "Inventaire du matériel et convention avec la commune en annexe.",
+)  # fmt: skip
+SIGNATORIES = (
+    ("Claire Martin", "maire"), ("Jean-Marc Roux", "adjoint au numérique"),
+    ("Nadia Benali", "adjointe à l'éducation"), ("Pierre Fabre", "maire"),
 )  # fmt: skip
 REASONS = (
     "La pièce jointe ne montre pas l'usage en classe : merci de préciser.",
@@ -744,9 +749,11 @@ class Making:
         if kind == AWARD:
             rentree, level, levels = payload
             year = school_year_of_rentree(rentree)
+            signatory, office = SIGNATORIES[s.n % len(SIGNATORIES)]
+            commune = CommuneSignature(name=s.details.commune, signatory=signatory, office=office)
             return new_event(
                 LabelAwarded, school_year=year, actor=director, level=level,
-                domain_levels=levels, valid_until=valid_until(year), **board,
+                domain_levels=levels, valid_until=valid_until(year), commune=commune, **board,
             )  # fmt: skip
         code, text = payload
         if kind == PROPOSE:

@@ -75,14 +75,29 @@ class ValidationRevoked(Event, frozen=True, kw_only=True):
     reason: str
 
 
+class CommuneSignature(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The commune's part in an école's application: the commune, as the school register named
+    it when the école applied, and who signed for it."""
+
+    name: str
+    signatory: str
+    office: str  # the signatory's office: "maire", "adjoint au numérique"…
+
+
 class LabelAwarded(Event, frozen=True, kw_only=True):
     """The school applied (in January): the label is its global level at that moment, valid
-    for `school_year` and the next one (`valid_until`)."""
+    for `school_year` and the next one (`valid_until`). An école applies with its commune."""
 
     referentiel_version: str
     level: int
     domain_levels: dict[str, int]
     valid_until: str
+    # An école's commune; UNSET for a collège, a lycée, or an award recorded before the field.
+    # Added within version 1 and left out of the bytes when UNSET: a stored award re-encodes as
+    # it was written, which its hash chain needs (`infra.integrity.link` hashes the re-encoded
+    # event), where a version 2 and its upcaster would re-encode every stored award otherwise.
+    # Readers that predate the field ignore it.
+    commune: CommuneSignature | msgspec.UnsetType = msgspec.UNSET
 
 
 CRITERION_EVENTS: tuple[type[Event], ...] = (

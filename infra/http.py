@@ -137,7 +137,8 @@ _UNKNOWN = re.compile(r"^Object contains unknown field `([^`]+)`")
 
 
 def _json_type(name: str) -> str:
-    return _JSON_TYPES.get(name, f"« {name} »")
+    """msgspec's name of a JSON type in French; a union (`str | null`) one type after another."""
+    return " ou ".join(_JSON_TYPES.get(part, f"« {part} »") for part in name.split(" | "))
 
 
 def _body_error(key: str, detail: str) -> FieldError:

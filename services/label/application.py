@@ -8,8 +8,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import msgspec
+
 from events.envelope import Event
 from events.label import (
+    CommuneSignature,
     CriterionProposed,
     CriterionRejected,
     CriterionValidated,
@@ -52,6 +55,7 @@ from services.label.referentiels import (
 from services.label.register import RegisteredSchool, SchoolData, SchoolRegister
 
 MAX_TEXT = 4000
+MAX_NAME = 200  # a signatory's name or office
 # A write that lost a race is re-checked against the board as it now stands, a few times.
 ATTEMPTS = 5
 
@@ -79,6 +83,71 @@ class Receipt:
     code: str | None
     state: str | None
     level: int | None = None
+
+
+@dataclass(frozen=True)
+class CommuneSigner:
+    """Who signs an école's application for its commune, as sent (checked by the use case)."""
+
+    signatory: str | None = None
+    office: str | None = None
+
+
+OF_KIND = {"college": "d'un collège", "lycee": "d'un lycée"}
+
+
+def _commune_part(
+    school: RegisteredSchool, signer: CommuneSigner | None
+) -> CommuneSignature | None:
+    """The commune's part of the application: required of an école, refused of the others (the
+    commune is no party to a collège's or a lycée's label)."""
+    if school.kind != "ecole":
+        if signer is not None:
+            raise InvalidInput(
+                [
+                    FieldError(
+                        "commune",
+                        f"La candidature {OF_KIND.get(school.kind, 'de cet établissement')} "
+                        "se dépose sans la commune : retirez le champ « commune ».",
+                    )
+                ]
+            )
+        return None
+    where = f"la commune de {school.commune}"
+    if signer is None:
+        raise InvalidInput(
+            [
+                FieldError(
+                    "commune",
+                    f"Une école candidate au label avec sa commune : indiquez qui signe pour "
+                    f"{where} (« commune.signatory ») et sa fonction (« commune.office », par "
+                    "exemple maire ou adjoint au numérique).",
+                )
+            ]
+        )
+    sent = {
+        "commune.signatory": (
+            (signer.signatory or "").strip(),
+            f"Indiquez le nom de la personne qui signe la candidature pour {where}.",
+        ),
+        "commune.office": (
+            (signer.office or "").strip(),
+            f"Indiquez la fonction de la personne qui signe pour {where} (par exemple maire "
+            "ou adjoint au numérique).",
+        ),
+    }
+    errors = []
+    for name, (value, missing) in sent.items():
+        if not value:
+            errors.append(FieldError(name, missing))
+        elif len(value) > MAX_NAME:
+            errors.append(
+                FieldError(name, f"Le texte dépasse {MAX_NAME} caractères ({len(value)}).")
+            )
+    if errors:
+        raise InvalidInput(errors)
+    signatory, office = (value for value, _ in sent.values())
+    return CommuneSignature(name=school.commune, signatory=signatory, office=office)
 
 
 def _required_text(action: Action, text: str | None) -> dict[str, str]:
@@ -272,7 +341,9 @@ class LabelApplication(ContractApplication):
 
     # -- the application in January --------------------------------------------------------------
 
-    def apply_for_label(self, uai: str, by: Principal) -> Receipt:
+    def apply_for_label(
+        self, uai: str, by: Principal, commune: CommuneSigner | None = None
+    ) -> Receipt:
         school, _ = self._school(uai)
         if not may_apply_for_label(by, school.place, school.kind):
             head = (
@@ -283,6 +354,7 @@ class LabelApplication(ContractApplication):
             raise Conflict(f"L'établissement {uai} est fermé depuis le {school.closed_on}.")
         if self.clock().month != APPLICATION_MONTH:
             raise Conflict("Les candidatures au label numérique se déposent en janvier.")
+        part = _commune_part(school, commune)
         ref = self._referentiel_for(school)
         awarded: list[int] = []
 
@@ -318,6 +390,7 @@ class LabelApplication(ContractApplication):
                 level=level,
                 domain_levels=levels,
                 valid_until=valid_until(year),
+                commune=part or msgspec.UNSET,
             )
 
         position = self._write(build)

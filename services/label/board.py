@@ -11,6 +11,7 @@ import msgspec
 from events.label import (
     DATA_ENT_USE,
     DATA_EQUIPMENT_INDEX,
+    CommuneSignature,
     CriterionDefinition,
     domain_levels,
     global_level,
@@ -69,6 +70,7 @@ class AwardOut(msgspec.Struct):
     awarded_by: str
     referentiel_version: str
     domain_levels: dict[str, int]
+    commune: CommuneSignature | None  # an école's commune and who signed for it
 
 
 class BoardOut(msgspec.Struct):
@@ -108,6 +110,7 @@ def award_out(a: Award) -> AwardOut:
         a.actor.user_id,
         a.referentiel_version,
         a.domain_levels,
+        a.commune,
     )
 
 

@@ -15,7 +15,7 @@ from events.values import Role, parse_school_year, school_year_on
 from infra.auth import Principal
 from infra.settings import DatabaseSettings
 from services.label.app import open_application
-from services.label.application import LabelApplication
+from services.label.application import CommuneSigner, LabelApplication
 from services.label.referentiels import ReferentielContent, shipped_referentiels
 from services.label.register import PostgresRegister
 from services.label.register_consumer import catch_up
@@ -31,6 +31,14 @@ COMMENTS = (
 REASONS = (
     "Pas encore de trace de l'action cette année : à reproposer avec le compte rendu.",
     "L'action ne concerne qu'une classe, le critère en demande davantage.",
+)
+# Who signs an école's application for its commune.
+SIGNATORIES = (
+    CommuneSigner("Claire Martin", "maire"),
+    CommuneSigner("Jean-Marc Roux", "adjoint au numérique"),
+    CommuneSigner("Nadia Benali", "adjointe à l'éducation"),
+    CommuneSigner("Pierre Fabre", "maire"),
+    CommuneSigner("Sophie Garcia", "conseillère municipale déléguée au numérique"),
 )
 
 
@@ -101,7 +109,9 @@ def _activity(
     # In January, most schools that reached a level apply.
     if target >= 1 and rng.random() < 0.7:
         clock.now = datetime(rentree, 1, 12, 9, tzinfo=UTC) + timedelta(days=rng.randint(0, 15))
-        app.apply_for_label(uai, head)
+        # Drawn from the UAI, not from `rng`, so that the rest of the demo stays as it was.
+        signer = SIGNATORIES[int(uai[:7]) % len(SIGNATORIES)]
+        app.apply_for_label(uai, head, signer if school["kind"] == "ecole" else None)
     # This school year: a few new proposals, still waiting for a decision (at least one, so
     # that a second loading finds the board started and adds nothing).
     clock.now = max(

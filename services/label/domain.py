@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from events.envelope import Actor, Event
 from events.label import (
+    CommuneSignature,
     CriterionProposed,
     CriterionRejected,
     CriterionValidated,
@@ -110,6 +111,7 @@ class Award:
     referentiel_version: str
     awarded_at: datetime
     actor: Actor
+    commune: CommuneSignature | None = None  # an école's commune and who signed for it
 
     @property
     def expires_on(self) -> date:
@@ -244,6 +246,7 @@ def project_board(state: LabelBoard | None, events_: Iterable[Event]) -> LabelBo
                     e.referentiel_version,
                     e.occurred_at,
                     e.actor,
+                    e.commune if isinstance(e.commune, CommuneSignature) else None,
                 )
             )
         state.version = e.originator_version

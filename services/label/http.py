@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from litestar import Controller, Request, Response, get, post, put
@@ -17,7 +17,7 @@ from litestar.params import FromPath, JSONBody
 from events.label import DomainDefinition
 from infra.errors import FieldError, InvalidInput, NotFound
 from infra.http import principal_of
-from services.label.application import LabelApplication, Receipt
+from services.label.application import CommuneSigner, LabelApplication, Receipt
 from services.label.board import BoardOut
 from services.label.domain import Action
 from services.label.referentiels import ReferentielContent
@@ -36,6 +36,39 @@ class ReasonBody(msgspec.Struct):
     """A rejection or revocation: its reason (required)."""
 
     reason: Any = None
+
+
+class CommuneSignatoryBody(msgspec.Struct, forbid_unknown_fields=True):
+    """Who signs an école's application for its commune (the commune itself is the one of the
+    school register)."""
+
+    signatory: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Nom de la personne qui signe pour la commune (obligatoire).",
+            examples=["Marie Dupont"],
+        ),
+    ] = None
+    office: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Sa fonction (obligatoire), par exemple maire ou adjoint au numérique.",
+            examples=["maire", "adjoint au numérique"],
+        ),
+    ] = None
+
+
+class ApplicationBody(msgspec.Struct, forbid_unknown_fields=True):
+    """An application in January: an école applies with its commune (`commune` required); a
+    collège or a lycée applies without it."""
+
+    commune: Annotated[
+        CommuneSignatoryBody | None,
+        msgspec.Meta(
+            description="Pour une école (obligatoire) : qui signe pour sa commune. Absent pour "
+            "un collège ou un lycée."
+        ),
+    ] = None
 
 
 class LabelReceipt(msgspec.Struct):
@@ -158,9 +191,18 @@ class LabelBoardController(Controller):
 
     @post("/applications", operation_id="applyForLabel", status_code=201)
     async def apply(
-        self, request: Request[Any, Any, Any], uai: FromPath[str]
+        self,
+        request: Request[Any, Any, Any],
+        uai: FromPath[str],
+        data: JSONBody[ApplicationBody | None] = None,
     ) -> Response[LabelReceipt]:
-        result = await _call(request, _app(request).apply_for_label, uai, principal_of(request))
+        """Body, for an école: `{"commune": {"signatory": "Marie Dupont", "office": "maire"}}`;
+        none for a collège or a lycée."""
+        part = data.commune if data else None
+        signer = CommuneSigner(part.signatory, part.office) if part else None
+        result = await _call(
+            request, _app(request).apply_for_label, uai, principal_of(request), signer
+        )
         return receipt(result, 201)
 
 

@@ -12,6 +12,7 @@ from tests.label.support import COLLEGE, ECOLE, OCTOBER, Clock, declared, feed_r
 from tests.support import answers, bearer
 
 BOARD = f"/api/v1/schools/{ECOLE}/label"
+COMMUNE = {"commune": {"signatory": "Marie Dupont", "office": "maire"}}
 
 
 def criterion_url(code: str, step: str, uai: str = ECOLE) -> str:
@@ -239,7 +240,7 @@ async def test_in_january_the_head_applies_and_the_award_lasts_two_school_years(
     director = bearer(auth, Role.DIRECTEUR, ECOLE)
     apply = f"/api/v1/schools/{ECOLE}/label/applications"
     # With nothing validated, the global level is 0: no label.
-    r = await client.post(apply, headers=director)
+    r = await client.post(apply, json=COMMUNE, headers=director)
     assert r.status_code == 409
     assert "niveau global" in r.json()["errors"][0]["message"]
     # Every level-1 criterion validated: level 1 everywhere.
@@ -254,13 +255,13 @@ async def test_in_january_the_head_applies_and_the_award_lasts_two_school_years(
                 )
                 await client.post(criterion_url(c["code"], "validation"), headers=director)
     # A référent does not apply; the director does.
-    r = await client.post(apply, headers=bearer(auth, Role.REFERENT, ECOLE))
+    r = await client.post(apply, json=COMMUNE, headers=bearer(auth, Role.REFERENT, ECOLE))
     assert r.status_code == 403
-    r = await client.post(apply, headers=director)
+    r = await client.post(apply, json=COMMUNE, headers=director)
     assert r.status_code == 201, r.text
     assert r.json()["level"] == 1
     # Once a year.
-    r = await client.post(apply, headers=director)
+    r = await client.post(apply, json=COMMUNE, headers=director)
     assert r.status_code == 409
     assert "déjà candidaté" in r.json()["errors"][0]["message"]
     board = (await client.get(BOARD, headers=director)).json()

@@ -126,7 +126,10 @@ async def test_every_role_action_and_scope_over_http(
         if case.action == "read":
             r = await client.get(base, headers=headers)
         elif case.action == "apply":
-            r = await client.post(f"{base}/applications", headers=headers)
+            # An école applies with its commune; a collège or a lycée without.
+            commune = {"signatory": "Marie Dupont", "office": "maire"}
+            signed = {"commune": commune} if case.kind == "ecole" else None
+            r = await client.post(f"{base}/applications", json=signed, headers=headers)
         else:
             path, body = step[case.action]
             r = await client.post(f"{base}/criteria/A1/{path}", json=body, headers=headers)

@@ -19,7 +19,7 @@ from infra.settings import AuthSettings, DatabaseSettings, NatsSettings
 from services.declarations.app import open_application as open_declarations
 from services.declarations.register_csv import parse_register
 from services.label.app import open_application as open_label
-from services.label.application import LabelApplication
+from services.label.application import CommuneSigner, LabelApplication
 from services.label.referentiels import ReferentielContent, shipped_referentiels
 from services.label.register_consumer import catch_up
 from services.reporting.app import create_app as reporting_app
@@ -108,7 +108,7 @@ async def test_profiles_and_territories_show_label_standing(
     before_anything = datetime.now(UTC)
     make_level_1(app, ECOLE, director)
     before_award = datetime.now(UTC)
-    app.apply_for_label(ECOLE, director)
+    app.apply_for_label(ECOLE, director, CommuneSigner("Marie Dupont", "maire"))
     app.propose(ECOLE_2, "E-REF-1", "Nommé.", Principal("r", Role.REFERENT, ECOLE_2))
     # The collège validates its whole PILOTAGE domain.
     chef = Principal("chef", Role.CHEF, COLLEGE)
@@ -143,6 +143,19 @@ async def test_profiles_and_territories_show_label_standing(
         assert label["global_level"] == 1
         assert label["referentiel_version"] == "ecole-2018"
         assert label["domain_levels"]["REFERENTS"] == 3
+        # The award's details, the commune's part with them, are in the school's history.
+        r = await client.get(
+            f"/api/v1/schools/{ECOLE}/history",
+            params={"limit": 500},
+            headers=bearer(auth, Role.DIRECTEUR, ECOLE),
+        )
+        assert r.status_code == 200, r.text
+        (award,) = [e for e in r.json()["entries"] if e["type"] == "LabelAwarded"]
+        assert award["content"]["commune"] == {
+            "name": "Montpellier",
+            "signatory": "Marie Dupont",
+            "office": "maire",
+        }
         # Its circonscription: itself only, labelled; its académie: 1 labelled school of 3.
         assert label["local"]["territory"] == "circonscription:34-C1"
         assert label["local"]["labelled_share"] == 100.0

@@ -1,8 +1,10 @@
 """The published event contract: every stored sample of every version still decodes.
 
 A sample is `events/samples/<TypeName>.v<version>.json`, written as the canonical encoding
-(`events.encode`) indented by two spaces. A sample at the current version must come back
-byte for byte; an older one must find upcasters all the way to the current version.
+(`events.encode`) indented by two spaces; `<TypeName>.v<version>.<variant>.json` is another form
+of the same version (an optional field added within the version, present). A sample at the
+current version must come back byte for byte; an older one must find upcasters all the way to
+the current version.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from events.codec import CURRENT_VERSIONS, EVENT_TYPES, UPCASTERS, EventDecodeEr
 from events.declarations import UsageAdded
 
 SAMPLES = Path(events.__file__).parent / "samples"
-NAME = re.compile(r"^(?P<type>[A-Za-z]+)\.v(?P<version>\d+)\.json$")
+NAME = re.compile(r"^(?P<type>[A-Za-z]+)\.v(?P<version>\d+)(\.[a-z][a-z-]*)?\.json$")
 ENVELOPE = {
     "event_id",
     "schema_version",
@@ -43,7 +45,7 @@ def sample_versions() -> set[tuple[str, int]]:
     found = set()
     for path in sample_files():
         match = NAME.match(path.name)
-        assert match is not None, f"{path.name} is not named <TypeName>.v<version>.json"
+        assert match is not None, f"{path.name} is not named <TypeName>.v<version>[.<variant>].json"
         found.add((match["type"], int(match["version"])))
     return found
 
