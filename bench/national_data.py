@@ -2,10 +2,11 @@
 
 48 000 écoles (`--quick`: 4 800) in 30 académies, 101 départements and ~1 500 circonscriptions
 (32 écoles each), over five school years, 2021-2022 to 2025-2026. The events are the real event
-classes made with `infra.event_store.new_event`, sealed per stream with `infra.integrity.seal`
-and stored as `events.encode` bytes with their type as topic, in the eventsourcing tables the
-two applications create (`declarations.declarations_events`, `label.label_events`), in the
-order they were recorded (notification ids from the tables' sequences). That is the bulk
+classes made with `infra.event_store.new_event`, sealed per school with `infra.integrity.seal`
+(each to the previous event of its school in its log, as the recorder does) and stored as
+`events.encode` bytes with their type as topic, in the eventsourcing tables the two
+applications create (`declarations.declarations_events`, `label.label_events`), in the order
+they were recorded (notification ids from the tables' sequences). That is the bulk
 equivalent of the write path: the same rows, without the use cases' checks and round trips.
 
 What happens, and when (UTC):
@@ -104,7 +105,7 @@ from events.label import (
 )
 from events.values import Role, school_year_of_rentree, school_year_on, uai_check_letter
 from infra.event_store import new_event
-from infra.integrity import seal
+from infra.integrity import GENESIS, seal
 from infra.relay import SOURCES
 from infra.settings import DatabaseSettings
 from services.declarations.data_imports import ent_id, gar_id
@@ -114,7 +115,7 @@ from services.label.referentiels import catalogue_id as referentiels_id
 from services.label.referentiels import shipped_referentiels
 
 # Bump when what is generated changes: a cached dataset of another version is made again.
-DATASET_VERSION = "2"
+DATASET_VERSION = "3"
 FULL_SCHOOLS = 48_000
 QUICK_SCHOOLS = 4_800
 RENTREES = (2021, 2022, 2023, 2024, 2025)
@@ -604,12 +605,14 @@ class Planner:
 
 
 class Making:
-    """Makes the planned events in order: each stream's next version, sealed to its chain."""
+    """Makes the planned events in order: each stream's next version, sealed to the chain of its
+    school in its log."""
 
     def __init__(self, planner: Planner) -> None:
         self.planner = planner
         self.versions: dict[uuid.UUID, int] = {}
-        self.chains: dict[uuid.UUID, str] = {}
+        # The last chain of each school (None: the events about no school), in each log.
+        self.chains: dict[str, dict[str | None, str]] = {"declarations": {}, "label": {}}
         self.yearly: dict[int, list[uuid.UUID]] = {}  # ENT/GAR streams of each rentrée
         self.last = 0
         self.counts: Counter[str] = Counter()
@@ -621,7 +624,6 @@ class Making:
         for r in [r for r in self.yearly if r < rentree]:
             for stream in self.yearly.pop(r):
                 self.versions.pop(stream, None)
-                self.chains.pop(stream, None)
 
     def _next(self, stream: uuid.UUID) -> int:
         version = self.versions.get(stream, 0) + 1
@@ -777,22 +779,28 @@ class Making:
         """Rows for each log (`declarations`, `label`), `BATCH` events at a time, sealed."""
         for start in range(0, len(intents), BATCH):
             chunk = intents[start : start + BATCH]
-            made = [self.event(i) for i in chunk]
-            sealed = seal(made, self._previous)
-            rows: dict[str, list[tuple[Any, ...]]] = {"declarations": [], "label": []}
-            for intent, e in zip(chunk, sealed, strict=True):
-                assert e.chain is not None
-                self.chains[e.originator_id] = e.chain
-                state = events.encode(e)
-                self.bytes += len(state)
-                topic = e.type_name()
-                self.counts[topic] += 1
-                log = "label" if intent[2] in LABEL_KINDS else "declarations"
-                rows[log].append((e.originator_id, e.originator_version, topic, state))
+            made: dict[str, list[Event]] = {"declarations": [], "label": []}
+            for intent in chunk:
+                made["label" if intent[2] in LABEL_KINDS else "declarations"].append(
+                    self.event(intent)
+                )
+            rows: dict[str, list[tuple[Any, ...]]] = {}
+            for log, unsealed in made.items():
+                rows[log] = []
+                for e in self._sealed(log, unsealed):
+                    state = events.encode(e)
+                    self.bytes += len(state)
+                    topic = e.type_name()
+                    self.counts[topic] += 1
+                    rows[log].append((e.originator_id, e.originator_version, topic, state))
             yield rows
 
-    def _previous(self, stream: uuid.UUID, version: int) -> str:
-        return self.chains[stream]
+    def _sealed(self, log: str, unsealed: list[Event]) -> list[Event]:
+        chains = self.chains[log]
+        sealed = seal(unsealed, lambda uai: chains.get(uai, GENESIS))
+        for e in sealed:
+            chains[e.uai] = e.chain or GENESIS
+        return sealed
 
 
 def windows(planner: Planner) -> Iterator[tuple[str, int, list[Intent]]]:

@@ -19,7 +19,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for source, checked in report.checked.items():
         print(f"Journal {source} : {checked} événement(s) vérifié(s).")
     if report.ok:
-        print("Intégrité vérifiée : chaque événement est bien chaîné au précédent de son flux.")
+        print("Intégrité vérifiée : chaque événement est bien chaîné au précédent de son école.")
         return 0
     for b in report.broken:
         print(

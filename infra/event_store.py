@@ -1,13 +1,14 @@
 """The eventsourcing library, wired to the `events/` contract.
 
 Events are stored as the contract's own bytes (`events.encode`), with the event type as topic,
-so the rows in PostgreSQL decode with `events/` alone.
+so the rows in PostgreSQL decode with `events/` alone; the recorder sets each event's `chain`
+(`infra/integrity.py`) as it inserts it, and stores the event encoded again with it.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -15,12 +16,18 @@ import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+)
+from psycopg import Cursor
+from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 import events
 from events.envelope import Actor, Event
-from infra.integrity import seal
+from infra.integrity import GENESIS, seal
 from infra.settings import DatabaseSettings
 
 E = TypeVar("E", bound=Event)
@@ -77,16 +84,76 @@ def school_index_sql(schema: str, table: str) -> list[Composed]:
     ]
 
 
+def chains_sql(schema: str, table: str) -> list[Composed]:
+    """The index the recorder finds each school's last event by, in notification order. The
+    events about no school are under '' (no UAI is empty): an equality, unlike `IS NULL`, lets
+    the index give them in order too."""
+    names = {
+        "schema": Identifier(schema),
+        "table": Identifier(table),
+        "index": Identifier(f"{table}_chains"),
+    }
+    return [
+        SQL(
+            "CREATE INDEX IF NOT EXISTS {index} ON {schema}.{table} "
+            "(coalesce({schema}.event_school(state), ''), notification_id)"
+        ).format(**names)
+    ]
+
+
 class ContractRecorder(PostgresApplicationRecorder):
-    """The library's PostgreSQL recorder, its table created with the school index."""
+    """The library's PostgreSQL recorder: its table created with the school indexes, and each
+    event sealed to the chain of its school as it is inserted (`infra/integrity.py`)."""
 
     def __init__(
         self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
     ) -> None:
+        if datastore.enable_db_functions:
+            # The library's insert function neither takes the table lock nor lets the events
+            # be sealed under it.
+            raise ValueError("POSTGRES_ENABLE_DB_FUNCTIONS is not supported: events are sealed")
         super().__init__(datastore, events_table_name=events_table_name)
         lock = SQL("SELECT pg_advisory_xact_lock({})").format(_CREATE_LOCK)
         self.sql_create_statements.insert(0, lock)
         self.sql_create_statements.extend(school_index_sql(datastore.schema, events_table_name))
+        self.sql_create_statements.extend(chains_sql(datastore.schema, events_table_name))
+        names = {"schema": Identifier(datastore.schema), "table": Identifier(events_table_name)}
+        # One round trip for every school of the events, each a backward step of the index.
+        self.last_chains_statement = SQL(
+            "SELECT s.uai, last.chain FROM unnest(%s::text[]) AS s(uai) CROSS JOIN LATERAL ("
+            "  SELECT convert_from(state, 'UTF8')::json ->> 'chain' AS chain FROM {schema}.{table}"
+            "  WHERE coalesce({schema}.event_school(state), '') = s.uai"
+            "  ORDER BY notification_id DESC LIMIT 1) AS last"
+        ).format(**names)
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        # The library's own steps, with the sealing between the lock and the insert: once the
+        # lock is held no other writer of this log can commit before this transaction does.
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        sealed = self._sealed(curs, stored_events)
+        PostgresAggregateRecorder._insert_stored_events(self, curs, sealed, **kwargs)
+
+    def _sealed(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]
+    ) -> list[StoredEvent]:
+        new_events = [events.decode(s.state) for s in stored_events]
+        schools = sorted({e.uai or "" for e in new_events})
+        curs.execute(self.last_chains_statement, (schools,), prepare=True)
+        last = {row["uai"] or None: row["chain"] or GENESIS for row in curs}
+        return [
+            StoredEvent(
+                originator_id=s.originator_id,
+                originator_version=s.originator_version,
+                topic=s.topic,
+                state=events.encode(e),
+            )
+            for s, e in zip(
+                stored_events, seal(new_events, lambda uai: last.get(uai, GENESIS)), strict=True
+            )
+        ]
 
 
 class ConcurrentWriteError(Exception):
@@ -110,19 +177,13 @@ class ContractApplication(Application[uuid.UUID]):
         return found
 
     def record(self, *new_events: Event) -> int:
-        """Seal and store the events atomically; return the notification id of the last one."""
+        """Store the events atomically, sealed by the recorder; return the notification id of
+        the last one."""
         try:
-            recordings = self.save(*seal(new_events, self._chain_of))
+            recordings = self.save(*new_events)
         except IntegrityError as exc:
             raise ConcurrentWriteError(str(exc)) from exc
         return max((r.notification.id for r in recordings), default=0)
-
-    def _chain_of(self, stream: uuid.UUID, version: int) -> str:
-        stored = list(self.events.get(stream, gt=version - 1, lte=version))
-        if not stored or not isinstance(stored[0], Event):
-            # A concurrent writer will fail on the version anyway; chain from nothing meanwhile.
-            return ""
-        return stored[0].chain or ""
 
     def stream(self, originator_id: uuid.UUID) -> list[Event]:
         return [e for e in self.events.get(originator_id) if isinstance(e, Event)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -24,7 +23,7 @@ from events.declarations import (
 from events.envelope import Actor, Event
 from events.values import school_year_on
 from infra.event_store import new_event, stream_id
-from infra.integrity import seal
+from infra.integrity import GENESIS, seal
 from infra.settings import DatabaseSettings
 from services.declarations.app import open_application
 from services.reporting.projection import Projection
@@ -53,7 +52,7 @@ class Timeline:
         self.conn = conn
         self.position = 0
         self.versions: dict[str, int] = {}
-        self.chains: dict[uuid.UUID, str] = {}
+        self.chains: dict[str | None, str] = {}  # each school's last, as the recorder seals
 
     async def start(self, database: DatabaseSettings) -> Timeline:
         open_application(database, pool_size=1).close()  # the log's table, as the service has it
@@ -70,7 +69,8 @@ class Timeline:
 
     async def record(self, event: Event) -> Event:
         """Into the declarations log (the record), then through the projection."""
-        data = events.encode(seal([event], lambda stream, version: self.chains[stream])[0])
+        sealed = seal([event], lambda uai: self.chains.get(uai, GENESIS))[0]
+        data = events.encode(sealed)
         self.position = await self.conn.fetchval(
             "INSERT INTO declarations.declarations_events "
             "(originator_id, originator_version, topic, state) VALUES ($1, $2, $3, $4) "
@@ -80,7 +80,7 @@ class Timeline:
             event.type_name(),
             data,
         )
-        self.chains[event.originator_id] = events.decode(data).chain or ""
+        self.chains[event.uai] = sealed.chain or GENESIS
         async with self.conn.transaction():
             projection = Projection(self.conn)
             await projection.apply(event, "declarations", self.position, data)
