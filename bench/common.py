@@ -473,3 +473,22 @@ class Load:
             f"service {self.server_cpu / self.elapsed:.2f} cores, "
             f"clients {self.client_cpu / self.elapsed:.2f} cores"
         )
+
+
+def write_figures(rate: str, one: str, clients: int, writes: Load, floor: Load) -> list[Figure]:
+    """Writes per second (`rate`, e.g. "accepted declarations") and the latency of `one`,
+    beside `GET /health` under the same load."""
+    return [
+        Figure(
+            f"{rate}/s, {clients} clients", writes.per_second, "/s",
+            floor.per_second, "GET /health/s",
+        ),
+        Figure(
+            f"{one} latency p50", writes.latency_ms(50), "ms",
+            floor.latency_ms(50), "GET /health p50", digits=1,
+        ),
+        Figure(
+            f"{one} latency p99", writes.latency_ms(99), "ms",
+            floor.latency_ms(99), "GET /health p99", digits=1,
+        ),
+    ]  # fmt: skip

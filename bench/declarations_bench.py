@@ -34,6 +34,7 @@ from bench.common import (
     school_uais,
     start_component,
     wait_healthy,
+    write_figures,
 )
 from events.values import Role, school_year_on
 from infra.auth import TokenService
@@ -164,18 +165,7 @@ async def run(srv: Servers, options: Options, workdir: Path) -> Section:
             peak = component.stop()
 
     section.figures += [
-        Figure(
-            f"accepted declarations/s, {options.clients} clients",
-            writes.per_second, "/s", floor.per_second, "GET /health/s",
-        ),
-        Figure(
-            "declaration latency p50", writes.latency_ms(50), "ms",
-            floor.latency_ms(50), "GET /health p50", digits=1,
-        ),
-        Figure(
-            "declaration latency p99", writes.latency_ms(99), "ms",
-            floor.latency_ms(99), "GET /health p99", digits=1,
-        ),
+        *write_figures("accepted declarations", "declaration", options.clients, writes, floor),
         Figure("declaration errors", writes.errors, "", floor.errors, "GET /health errors"),
         Figure("peak memory, declarations service", peak or 0.0, "MiB", digits=1),
     ]  # fmt: skip

@@ -46,6 +46,7 @@ from bench.common import (
     start_component,
     text_table,
     wait_healthy,
+    write_figures,
 )
 from events.declarations import SchoolDetails, SchoolRegistered
 from events.envelope import Actor
@@ -262,18 +263,8 @@ async def run(srv: Servers, options: Options, workdir: Path) -> Section:
             peak = component.stop()
 
     section.figures += [
-        Figure(
-            f"proposals+validations/s, {options.clients} clients",
-            writes.per_second, "/s", floor.per_second, "GET /health/s",
-        ),
-        Figure(
-            "proposal or validation latency p50", writes.latency_ms(50), "ms",
-            floor.latency_ms(50), "GET /health p50", digits=1,
-        ),
-        Figure(
-            "proposal or validation latency p99", writes.latency_ms(99), "ms",
-            floor.latency_ms(99), "GET /health p99", digits=1,
-        ),
+        *write_figures(
+            "proposals+validations", "proposal or validation", options.clients, writes, floor),
         Figure(
             "board read p50 (collège, 50 criteria), 1 client", board_one.latency_ms(50), "ms",
             floor_one.latency_ms(50), "GET /health p50, 1 client", digits=1,
