@@ -3,8 +3,8 @@
 48 000 écoles (`--quick`: 4 800) in 30 académies, 101 départements and ~1 500 circonscriptions
 (32 écoles each), over five school years, 2021-2022 to 2025-2026. The events are the real event
 classes made with `infra.event_store.new_event`, sealed per school with `infra.integrity.seal`
-(each to the previous event of its school in its log, as the recorder does) and stored as
-`events.encode` bytes with their type as topic, in the eventsourcing tables the two
+(each to the previous event of its school in its log, as the recorder does) and stored as the
+bytes sealing gives, with their type as topic, in the eventsourcing tables the two
 applications create (`declarations.declarations_events`, `label.label_events`), in the order
 they were recorded (notification ids from the tables' sequences). That is the bulk
 equivalent of the write path: the same rows, without the use cases' checks and round trips.
@@ -67,7 +67,6 @@ import asyncpg
 import msgspec
 import psycopg
 
-import events
 from events.data_imports import (
     PUPILS_FROM_FILE,
     PUPILS_FROM_REGISTER,
@@ -787,20 +786,20 @@ class Making:
             rows: dict[str, list[tuple[Any, ...]]] = {}
             for log, unsealed in made.items():
                 rows[log] = []
-                for e in self._sealed(log, unsealed):
-                    state = events.encode(e)
+                for e, state in zip(unsealed, self._sealed(log, unsealed), strict=True):
                     self.bytes += len(state)
                     topic = e.type_name()
                     self.counts[topic] += 1
                     rows[log].append((e.originator_id, e.originator_version, topic, state))
             yield rows
 
-    def _sealed(self, log: str, unsealed: list[Event]) -> list[Event]:
+    def _sealed(self, log: str, unsealed: list[Event]) -> list[bytes]:
+        """The events' bytes to store, sealed."""
         chains = self.chains[log]
         sealed = seal(unsealed, lambda uai: chains.get(uai, GENESIS))
-        for e in sealed:
-            chains[e.uai] = e.chain or GENESIS
-        return sealed
+        for e, s in zip(unsealed, sealed, strict=True):
+            chains[e.uai] = s.chain
+        return [s.data for s in sealed]
 
 
 def windows(planner: Planner) -> Iterator[tuple[str, int, list[Intent]]]:

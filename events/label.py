@@ -94,9 +94,7 @@ class LabelAwarded(Event, frozen=True, kw_only=True):
     valid_until: str
     # An école's commune; UNSET for a collège, a lycée, or an award recorded before the field.
     # Added within version 1 and left out of the bytes when UNSET: a stored award re-encodes as
-    # it was written, which its hash chain needs (`infra.integrity.link` hashes the re-encoded
-    # event), where a version 2 and its upcaster would re-encode every stored award otherwise.
-    # Readers that predate the field ignore it.
+    # it was written, and readers that predate the field ignore it.
     commune: CommuneSignature | msgspec.UnsetType = msgspec.UNSET
 
 

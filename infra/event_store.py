@@ -1,8 +1,8 @@
 """The eventsourcing library, wired to the `events/` contract.
 
 Events are stored as the contract's own bytes (`events.encode`), with the event type as topic,
-so the rows in PostgreSQL decode with `events/` alone; the recorder sets each event's `chain`
-(`infra/integrity.py`) as it inserts it, and stores the event encoded again with it.
+so the rows in PostgreSQL decode with `events/` alone; the recorder seals each event as it
+inserts it (`infra/integrity.py`) and stores the sealed bytes, the very ones its chain covers.
 """
 
 from __future__ import annotations
@@ -148,9 +148,9 @@ class ContractRecorder(PostgresApplicationRecorder):
                 originator_id=s.originator_id,
                 originator_version=s.originator_version,
                 topic=s.topic,
-                state=events.encode(e),
+                state=sealed.data,
             )
-            for s, e in zip(
+            for s, sealed in zip(
                 stored_events, seal(new_events, lambda uai: last.get(uai, GENESIS)), strict=True
             )
         ]

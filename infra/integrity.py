@@ -1,13 +1,27 @@
 """Tamper evidence: each event carries a hash chained to the previous event of its school.
 
 `chain` = SHA-256 of (the chain of the previous event of the same school in the same log, then
-the event's own bytes with an empty chain). Within one log (declarations, label), every event
-of a school — its register entry, declarations and usages, ENT and GAR figures, label criteria
-and awards, whatever stream they belong to — forms one chain, in notification order. Events
-about no school (`uai` None: campaigns, catalogues, référentiels) form one more chain of their
-log. Altering a stored event (its content or its chain) breaks its own link or the next one;
-removing one breaks the link of its school's next event, even when it was the last of its
-stream (a revocation, a register change) and so left every stream whole.
+`\\n`, then the event's stored bytes with its chain blanked). Within one log (declarations,
+label), every event of a school — its register entry, declarations and usages, ENT and GAR
+figures, label criteria and awards, whatever stream they belong to — forms one chain, in
+notification order. Events about no school (`uai` None: campaigns, catalogues, référentiels)
+form one more chain of their log. Altering a stored event (its content or its chain) breaks its
+own link or the next one; removing one breaks the link of its school's next event, even when it
+was the last of its stream (a revocation, a register change) and so left every stream whole.
+
+The link is a function of the stored bytes, never of a decoded event: an event stored under an
+older version of its type decodes, through its upcasters, into the current Struct, whose
+encoding is no longer what was stored, and a link over the re-encoded event would break for
+every such event. Blanking, exactly: the stored bytes are one JSON object; its chain member is
+the first member of that object itself (not of a nested object, not text inside a string)
+whose key is written `"chain"` (JSON whitespace allowed around its colon); its value, a JSON
+string written as the chain's hex digits, is replaced by `""`, every other byte untouched
+(`…},"chain":"3fa8…c1","code":…` becomes `…},"chain":"","code":…`). `events.encode` writes an
+event compact, with `chain` the last member of the envelope, before the payload, so the bytes
+of an event encoded with `chain=""` are its blanked bytes: sealing (`seal`) encodes the event
+so, hashes those bytes and writes the chain into that very place, which is what `ChainWalker`
+blanks again. For an event of its type's current version, that is the hash of its encoding
+with an empty chain, as links were first defined: chains stored before still verify.
 
 The chain is computed by the recorder inside the insert's transaction
 (`infra.event_store.ContractRecorder`), once the library's lock on the log's table is held: the
@@ -24,9 +38,11 @@ versions are looked up only there, to say which it was.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import msgspec
 
@@ -35,23 +51,92 @@ from events.envelope import Event
 
 GENESIS = ""
 
+_KEY = b'"chain"'
+_COLON = re.compile(rb"[ \t\n\r]*+:[ \t\n\r]*+")
+_JSON_STRING = rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
+_STRINGS = re.compile(_JSON_STRING)
+# null: the chain of an event never sealed.
+_VALUE = re.compile(_JSON_STRING + rb"|null")
+_NOT_QUOTE_NOR_BRACKET = bytes(c for c in range(256) if c not in b'"{}[]')
 
-def link(previous: str, event: Event) -> str:
-    unsealed = msgspec.structs.replace(event, chain="")
-    return hashlib.sha256(previous.encode() + b"\n" + events.encode(unsealed)).hexdigest()
+
+def chain_value(data: bytes) -> tuple[int, int] | None:
+    """Where the value of the chain member of an event's bytes lies (its quotes included, or
+    `null`); None when the top-level object has no member whose key is written `"chain"`, or
+    when the first one's value is neither a string nor null. `data` is one JSON object."""
+    at = data.find(_KEY)
+    while at >= 0:
+        colon = _COLON.match(data, at + len(_KEY))
+        if colon is not None and _in_the_object_itself(data[:at]):
+            value = _VALUE.match(data, colon.end())
+            return value.span() if value is not None else None
+        at = data.find(_KEY, at + 1)
+    return None
 
 
-def seal(new_events: Iterable[Event], previous_of: Callable[[str | None], str]) -> list[Event]:
-    """The events, in order, with their chain set. `previous_of(uai)` gives the chain of the
-    school's last event already in the log (`GENESIS` when it has none; `uai` None: the events
-    about no school); it is called once per school of `new_events`."""
+def _in_the_object_itself(before: bytes) -> bool:
+    """Whether what follows `before`, the start of a JSON object, lies in that object itself:
+    outside any string, and in no nested object or array."""
+    if b"\\" not in before:
+        # The usual bytes, at C speed: without escapes every quote opens or closes a string,
+        # and when no string holds a bracket, dropping all but quotes and brackets leaves each
+        # string as an adjacent `""`; a quote left means a bracket in a string, or an open one.
+        left = before.translate(None, _NOT_QUOTE_NOR_BRACKET).replace(b'""', b"")
+        if b'"' not in left:
+            return _depth(left) == 1
+    # Any bytes: once the complete strings are taken out, a quote left opens the string
+    # `before` ends in.
+    left = _STRINGS.sub(b"", before)
+    return b'"' not in left and _depth(left) == 1
+
+
+def _depth(structure: bytes) -> int:
+    return (
+        structure.count(b"{")
+        + structure.count(b"[")
+        - structure.count(b"}")
+        - structure.count(b"]")
+    )
+
+
+def link(previous: str, unsealed: bytes) -> str:
+    """The chain of an event whose blanked bytes are `unsealed`, after `previous`."""
+    return hashlib.sha256(previous.encode() + b"\n" + unsealed).hexdigest()
+
+
+def blanked(data: bytes, value: tuple[int, int]) -> bytes:
+    """`data` with the chain value at `value` (from `chain_value`) written `""`."""
+    start, end = value
+    return data[:start] + b'""' + data[end:]
+
+
+class Sealed(NamedTuple):
+    chain: str
+    data: bytes  # the event's bytes to store, its chain in them
+
+
+def seal_bytes(unsealed: bytes, previous: str) -> Sealed:
+    """`unsealed` (bytes whose chain value is `""`) sealed after `previous`."""
+    value = chain_value(unsealed)
+    if value is None or unsealed[value[0] : value[1]] != b'""':
+        raise ValueError("the bytes to seal have no empty chain member")
+    chain = link(previous, unsealed)
+    start, end = value
+    return Sealed(chain, unsealed[: start + 1] + chain.encode() + unsealed[end - 1 :])
+
+
+def seal(new_events: Iterable[Event], previous_of: Callable[[str | None], str]) -> list[Sealed]:
+    """The events, in order, as the bytes to store, each with its chain. `previous_of(uai)`
+    gives the chain of the school's last event already in the log (`GENESIS` when it has none;
+    `uai` None: the events about no school); it is called once per school of `new_events`."""
     last: dict[str | None, str] = {}
-    sealed: list[Event] = []
+    sealed: list[Sealed] = []
     for event in new_events:
         school = event.uai
         previous = last[school] if school in last else previous_of(school)
-        last[school] = chain = link(previous, event)
-        sealed.append(msgspec.structs.replace(event, chain=chain))
+        done = seal_bytes(events.encode(msgspec.structs.replace(event, chain="")), previous)
+        last[school] = done.chain
+        sealed.append(done)
     return sealed
 
 
@@ -108,8 +193,15 @@ class ChainWalker:
             )
         if event.chain is None:
             return broken("aucune chaîne enregistrée")
+        value = chain_value(data)
+        if value is None or data[value[0] + 1 : value[1] - 1] != event.chain.encode():
+            # Sealing writes the chain as it decodes: this one was written by someone else.
+            return broken(
+                "sa chaîne n'est pas écrite dans ses octets comme le scellement l'écrit : "
+                "cet événement a été modifié"
+            )
         last = self.last.get(event.uai)
-        if event.chain != link(last.chain if last else GENESIS, event):
+        if event.chain != link(last.chain if last else GENESIS, blanked(data, value)):
             if last is None:
                 return broken(
                     f"sa chaîne ne commence pas celle {_of_school(event.uai)} dans ce journal, "

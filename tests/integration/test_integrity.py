@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import date
+from typing import Any
 
 import msgspec
 import psycopg
@@ -11,9 +13,11 @@ import pytest
 
 import events
 from bench.national_data import generate
+from events.codec import UPCASTERS
+from events.declarations import UsageAdded
 from events.values import Role
 from infra.auth import Principal
-from infra.integrity import GENESIS, link
+from infra.integrity import GENESIS, blanked, chain_value, link, seal_bytes
 from infra.settings import DatabaseSettings
 from infra.verify import verify
 from services.declarations.app import open_application
@@ -64,19 +68,34 @@ def declaration_position(database: DatabaseSettings, classes: int) -> int:
     return position_of(database, f'"A1":{classes},')
 
 
-def stored(database: DatabaseSettings, position: int) -> events.Event:
+def stored_bytes(database: DatabaseSettings, position: int) -> bytes:
     with psycopg.connect(database.url) as conn:
         row = conn.execute(
             f"SELECT state FROM {LOG} WHERE notification_id = %s", (position,)
         ).fetchone()
     assert row is not None
-    return events.decode(row[0])
+    return bytes(row[0])
+
+
+def stored(database: DatabaseSettings, position: int) -> events.Event:
+    return events.decode(stored_bytes(database, position))
 
 
 def school_log(database: DatabaseSettings, uai: str | None) -> list[events.Event]:
+    return [e for e, _ in school_rows(database, uai)]
+
+
+def school_rows(database: DatabaseSettings, uai: str | None) -> list[tuple[events.Event, bytes]]:
     with psycopg.connect(database.url) as conn:
         rows = conn.execute(f"SELECT state FROM {LOG} ORDER BY notification_id").fetchall()
-    return [e for e in (events.decode(r[0]) for r in rows) if e.uai == uai]
+    decoded = [(events.decode(r[0]), bytes(r[0])) for r in rows]
+    return [(e, data) for e, data in decoded if e.uai == uai]
+
+
+def unsealed(data: bytes) -> bytes:
+    value = chain_value(data)
+    assert value is not None
+    return blanked(data, value)
 
 
 async def test_an_untouched_log_verifies(recorded: DatabaseSettings) -> None:
@@ -90,15 +109,20 @@ def test_each_event_is_chained_to_the_previous_one_of_its_school(
 ) -> None:
     # Across the school's streams (its register entry, then its declarations), in log order;
     # the campaign, about no school, starts a chain of its own.
-    school = school_log(recorded, UAI)
-    assert [type(e).__name__ for e in school] == ["SchoolRegistered"] + 3 * ["DeclarationSubmitted"]
-    assert len({e.originator_id for e in school}) == 2
+    school = school_rows(recorded, UAI)
+    assert [type(e).__name__ for e, _ in school] == (
+        ["SchoolRegistered"] + 3 * ["DeclarationSubmitted"]
+    )
+    assert len({e.originator_id for e, _ in school}) == 2
     previous = GENESIS
-    for event in school:
-        assert event.chain == link(previous, event)
+    for event, data in school:
+        assert event.chain == link(previous, unsealed(data))
+        # For an event of its type's current version, the stored bytes with the chain blanked
+        # are its encoding with an empty chain, as links were first defined.
+        assert unsealed(data) == events.encode(msgspec.structs.replace(event, chain=""))
         previous = event.chain
-    (campaign,) = school_log(recorded, None)
-    assert campaign.chain == link(GENESIS, campaign)
+    ((campaign, data),) = school_rows(recorded, None)
+    assert campaign.chain == link(GENESIS, unsealed(data))
 
 
 async def test_an_answer_changed_with_sql_is_caught_at_its_position(
@@ -201,18 +225,85 @@ async def test_a_chain_recomputed_for_a_changed_event_breaks_the_next_link(
     # school's next event, which was sealed to the original.
     position = declaration_position(recorded, 9)
     previous = stored(recorded, declaration_position(recorded, 8))
-    forged = events.decode(
-        events.encode(stored(recorded, position)).replace(b'"A1":9,', b'"A1":12,')
-    )
+    forged = stored_bytes(recorded, position).replace(b'"A1":9,', b'"A1":12,')
     assert previous.chain is not None
-    resealed = msgspec.structs.replace(forged, chain=link(previous.chain, forged))
+    resealed = seal_bytes(unsealed(forged), previous.chain)
     with psycopg.connect(recorded.url, autocommit=True) as conn:
         conn.execute(
             f"UPDATE {LOG} SET state = %s WHERE notification_id = %s",
-            (events.encode(resealed), position),
+            (resealed.data, position),
         )
     broken = (await verify(recorded.url)).broken[0]
     assert broken.position == declaration_position(recorded, 10)
+    assert "cet événement a été modifié" in broken.reason
+
+
+def usage_added_v0(raw: dict[str, Any]) -> dict[str, Any]:
+    """A made-up v0 of UsageAdded (its field `usage`, in lowercase), upcast to v1."""
+    raw = dict(raw)
+    raw["code"] = raw.pop("usage").upper()
+    return raw
+
+
+async def test_an_event_stored_under_an_older_version_of_its_type_verifies(
+    database: DatabaseSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No type has a version 2 yet: a made-up v0, with a test-only upcaster, stands for an
+    # event stored (and sealed) by an older producer, which decodes into today's Struct.
+    monkeypatch.setitem(UPCASTERS, ("UsageAdded", 0), usage_added_v0)
+    app: DeclarationsApplication = open_application(database, pool_size=1)
+    app.import_register(parse_register(register()), ADMIN)
+    app.open_campaign("montpellier", "2024-2025", date(2024, 6, 21), date(2024, 9, 27), ADMIN)
+    app.submit_declaration(UAI, "2024-2025", answers(A1=8), DIRECTOR)
+    declared = stored(database, declaration_position(database, 8))
+    assert declared.chain is not None
+    envelope = msgspec.to_builtins(declared)
+    old = msgspec.json.encode(
+        {
+            "type": "UsageAdded",
+            "schema_version": 0,
+            "event_id": str(uuid.uuid4()),
+            "originator_id": envelope["originator_id"],
+            "originator_version": 2,
+            "uai": UAI,
+            "school_year": "2024-2025",
+            "occurred_at": envelope["occurred_at"],
+            "recorded_at": envelope["recorded_at"],
+            "actor": envelope["actor"],
+            "chain": "",
+            "usage": "robotique_pedagogique",
+        }
+    )
+    data = seal_bytes(old, declared.chain).data
+    with psycopg.connect(database.url, autocommit=True) as conn:
+        row = conn.execute(
+            f"INSERT INTO {LOG} (originator_id, originator_version, topic, state) "
+            "VALUES (%s, 2, 'UsageAdded', %s) RETURNING notification_id",
+            (declared.originator_id, data),
+        ).fetchone()
+    assert row is not None
+    position = int(row[0])
+    usage = stored(database, position)
+    assert isinstance(usage, UsageAdded)
+    assert (usage.schema_version, usage.code) == (1, "ROBOTIQUE_PEDAGOGIQUE")
+    # Re-encoded, it is a v1 event: a link over that would not be the one it was sealed with.
+    assert events.encode(msgspec.structs.replace(usage, chain="")) != unsealed(data)
+    # The stream goes on after it, the next link sealed to its chain.
+    app.submit_declaration(UAI, "2024-2025", answers(A1=9), DIRECTOR)
+    app.close()
+    assert stored(database, declaration_position(database, 9)).originator_version == 3
+    report = await verify(database.url)
+    assert report.ok, report.broken
+    assert report.checked["declarations"] == 4 + 1 + 3
+    # Its bytes altered, it no longer links.
+    tamper(
+        database,
+        f"UPDATE {LOG} SET state = convert_to(replace(convert_from(state, 'UTF8'), "
+        "'robotique_pedagogique', 'programmation'), 'UTF8') "
+        f"WHERE notification_id = {position}",
+    )
+    broken = (await verify(database.url)).broken[0]
+    assert (broken.position, broken.type, broken.version) == (position, "UsageAdded", 2)
     assert "cet événement a été modifié" in broken.reason
 
 

@@ -167,7 +167,7 @@ def test_the_stored_sample_without_the_commune_decodes_and_reencodes_as_it_was()
     award = events.decode(data)
     assert isinstance(award, LabelAwarded)
     assert award.commune is msgspec.UNSET
-    # The very bytes come back, so the chain hashed over them still holds.
+    # The very bytes come back.
     assert msgspec.json.format(events.encode(award), indent=2) + b"\n" == data
     with_commune = events.decode((SAMPLES / "LabelAwarded.v1.commune.json").read_bytes())
     assert isinstance(with_commune, LabelAwarded)

@@ -8,7 +8,6 @@ from typing import Any
 import asyncpg
 import msgspec
 
-import events
 from events.declarations import (
     CampaignOpened,
     DeclarationSubmitted,
@@ -70,7 +69,7 @@ class Timeline:
     async def record(self, event: Event) -> Event:
         """Into the declarations log (the record), then through the projection."""
         sealed = seal([event], lambda uai: self.chains.get(uai, GENESIS))[0]
-        data = events.encode(sealed)
+        data = sealed.data
         self.position = await self.conn.fetchval(
             "INSERT INTO declarations.declarations_events "
             "(originator_id, originator_version, topic, state) VALUES ($1, $2, $3, $4) "
@@ -80,7 +79,7 @@ class Timeline:
             event.type_name(),
             data,
         )
-        self.chains[event.uai] = sealed.chain or GENESIS
+        self.chains[event.uai] = sealed.chain
         async with self.conn.transaction():
             projection = Projection(self.conn)
             await projection.apply(event, "declarations", self.position, data)
