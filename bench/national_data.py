@@ -31,6 +31,9 @@ What happens, and when (UTC):
     all its écoles (a corrected file for one file in ten, a few days later, changing a fifth of
     the lines); GAR (70 % of écoles): the year's resources in February and July (Y+1).
 
+Each import (a register, an ENT or GAR file) is one moment of the record, as the write path
+records it: its events share one recording time.
+
 About 3.1 million events at full scale, 1.8 GB of event bytes (2.4 GB on disk with the indexes),
 generated in ~5 minutes on 2 cores. Generation streams one window of a year (June to June) at a
 time: the events of a window are planned as small tuples, sorted by their moment, then made,
@@ -114,7 +117,7 @@ from services.label.referentiels import catalogue_id as referentiels_id
 from services.label.referentiels import shipped_referentiels
 
 # Bump when what is generated changes: a cached dataset of another version is made again.
-DATASET_VERSION = "3"
+DATASET_VERSION = "4"
 FULL_SCHOOLS = 48_000
 QUICK_SCHOOLS = 4_800
 RENTREES = (2021, 2022, 2023, 2024, 2025)
@@ -354,8 +357,8 @@ class Planner:
         for a, schools in enumerate(self.by_academie):
             start = on(2021, 5, 3, 8) + a * 10 * MINUTE
             self.add(start, CATALOGUE, a, FIRST_CATALOGUE)
-            for i, s in enumerate(schools):
-                self.add(start + MINUTE + i * 20_000, REGISTER, s.n, s.details)
+            for s in schools:
+                self.add(start + MINUTE, REGISTER, s.n, s.details)
         return self.take()
 
     def window(self, rentree: int) -> list[Intent]:
@@ -398,10 +401,10 @@ class Planner:
         rng = self.rng
         for a, schools in enumerate(self.by_academie):
             start = on(rentree, 9, 10, 8) + a * 11 * MINUTE
-            for i, s in enumerate(schools):
+            for s in schools:
                 if s.closed is not None:
                     continue
-                t = start + i * 20_000
+                t = start
                 if rng.random() < 0.002:
                     s.closed = rentree
                     self.add(t, CLOSED, s.n, date(rentree, 7, 6))
@@ -502,15 +505,15 @@ class Planner:
                 start = on(rentree + after, month, day + a % 5, 9) + a * 3 * MINUTE
                 sha = hashlib.sha256(f"ent:{a}:{year}:{period}".encode()).hexdigest()
                 users = [s for s in schools if s.ent and (s.closed is None or s.closed > rentree)]
-                for i, s in enumerate(users):
-                    self.add(start + i * 5_000, ENT, s.n, self.ent_figures(s, rentree, period, sha))
+                for s in users:
+                    self.add(start, ENT, s.n, self.ent_figures(s, rentree, period, sha))
                 if rng.random() < 0.1:  # a corrected file, a few days later
                     fixed = start + rng.randint(2, 6) * DAY
                     sha = hashlib.sha256(f"ent:{a}:{year}:{period}:fix".encode()).hexdigest()
-                    for i, s in enumerate(users):
+                    for s in users:
                         if rng.random() < 0.2:
                             figures = self.ent_figures(s, rentree, period, sha)
-                            self.add(fixed + i * 5_000, ENT, s.n, figures)
+                            self.add(fixed, ENT, s.n, figures)
 
     def ent_figures(self, s: School, rentree: int, period: int, sha: str) -> tuple[Any, ...]:
         rng = self.rng
@@ -528,14 +531,14 @@ class Planner:
             start = moment + a * 4 * MINUTE
             sha = hashlib.sha256(f"gar:{a}:{year}:{growth}".encode()).hexdigest()
             users = [s for s in schools if s.gar and (s.closed is None or s.closed > rentree)]
-            for i, s in enumerate(users):
+            for s in users:
                 if rng.random() < 0.15:  # the school swaps a resource for another
                     s.resources[rng.randrange(len(s.resources))] = rng.choice(GAR_RESOURCES)
                 names = sorted(set(s.resources))
                 resources = tuple(
                     (name, rng.randint(0, 400) * growth + rng.randint(0, 50)) for name in names
                 )
-                self.add(start + i * 5_000, GAR, s.n, (rentree, resources, sha))
+                self.add(start, GAR, s.n, (rentree, resources, sha))
 
     def july_imports(self, rentree: int) -> None:
         """Period 5 and the year's last GAR list, in July after the school year."""

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import msgspec
 import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import MutableOrImmutableAggregate
@@ -177,8 +178,14 @@ class ContractApplication(Application[uuid.UUID]):
         return found
 
     def record(self, *new_events: Event) -> int:
-        """Store the events atomically, sealed by the recorder; return the notification id of
-        the last one."""
+        """Store the events atomically, sealed by the recorder, as one moment of the record:
+        they share one recording time (the latest of theirs), since no reader ever sees some
+        of them without the others (an import's hundreds of events, for a school at a time,
+        would otherwise show as the record never stood). Return the notification id of the
+        last one."""
+        if len(new_events) > 1:
+            at = max(e.recorded_at for e in new_events)
+            new_events = tuple(msgspec.structs.replace(e, recorded_at=at) for e in new_events)
         try:
             recordings = self.save(*new_events)
         except IntegrityError as exc:

@@ -71,6 +71,19 @@ def test_an_ent_import_records_the_connections_of_each_school_for_the_period(
     assert (curie.enrolled_pupils, curie.pupils_source) == (90, PUPILS_FROM_FILE)
 
 
+def test_an_import_is_one_moment_of_the_record(app: DeclarationsApplication) -> None:
+    """Its events are recorded together: they share one recording time, so that no moment
+    shows some of the file's schools without the others."""
+    app.import_ent(parse_ent(ENT_P1, 1, YEAR), ADMIN)
+    app.import_gar(parse_gar(GAR, YEAR), ADMIN)
+    ent = [app.stream(ent_id(u, YEAR))[0] for u in ("0340001S", "0340002T")]
+    gar = [app.stream(gar_id(u, YEAR))[0] for u in ("0340001S", "0340002T")]
+    assert ent[0].recorded_at == ent[1].recorded_at
+    assert gar[0].recorded_at == gar[1].recorded_at
+    assert ent[0].recorded_at < gar[0].recorded_at
+    assert all(e.occurred_at <= e.recorded_at for e in ent + gar)
+
+
 def test_importing_the_same_ent_file_again_records_nothing(app: DeclarationsApplication) -> None:
     first = app.import_ent(parse_ent(ENT_P1, 1, YEAR), ADMIN)
     # Same figures, another spelling of the file: still nothing new.
