@@ -54,6 +54,15 @@ class ContractMapper(Mapper[uuid.UUID]):
 _CREATE_LOCK = 4241
 
 
+def _identifiers(schema: str, table: str, index: str) -> dict[str, Identifier]:
+    """The names a log's DDL statements are formatted with; the index named after its table."""
+    return {
+        "schema": Identifier(schema),
+        "table": Identifier(table),
+        "index": Identifier(f"{table}_{index}"),
+    }
+
+
 def school_index_sql(schema: str, table: str) -> list[Composed]:
     """The record findable by school: the UAI and recording moment of each stored event, and an
     index on them, so that a school's history is read from the record itself.
@@ -61,11 +70,7 @@ def school_index_sql(schema: str, table: str) -> list[Composed]:
     The functions are declared immutable, which their bodies are for these bytes: UTF-8 JSON
     whose `recorded_at` always carries its offset (`Z`), so neither the session's time zone nor
     its date style changes what they return."""
-    names = {
-        "schema": Identifier(schema),
-        "table": Identifier(table),
-        "index": Identifier(f"{table}_school"),
-    }
+    names = _identifiers(schema, table, "school")
     return [
         SQL(
             "CREATE OR REPLACE FUNCTION {schema}.event_school(state bytea) RETURNS text "
@@ -89,11 +94,7 @@ def chains_sql(schema: str, table: str) -> list[Composed]:
     """The index the recorder finds each school's last event by, in notification order. The
     events about no school are under '' (no UAI is empty): an equality, unlike `IS NULL`, lets
     the index give them in order too."""
-    names = {
-        "schema": Identifier(schema),
-        "table": Identifier(table),
-        "index": Identifier(f"{table}_chains"),
-    }
+    names = _identifiers(schema, table, "chains")
     return [
         SQL(
             "CREATE INDEX IF NOT EXISTS {index} ON {schema}.{table} "
