@@ -136,18 +136,25 @@ def _commune_part(
             "ou adjoint au numérique).",
         ),
     }
-    errors = []
-    for name, (value, missing) in sent.items():
-        if not value:
-            errors.append(FieldError(name, missing))
-        elif len(value) > MAX_NAME:
-            errors.append(
-                FieldError(name, f"Le texte dépasse {MAX_NAME} caractères ({len(value)}).")
-            )
+    errors = [
+        error
+        for name, (value, missing) in sent.items()
+        if (error := _text_error(name, value, missing, MAX_NAME)) is not None
+    ]
     if errors:
         raise InvalidInput(errors)
     signatory, office = (value for value, _ in sent.values())
     return CommuneSignature(name=school.commune, signatory=signatory, office=office)
+
+
+def _text_error(name: str, value: str, missing: str, limit: int) -> FieldError | None:
+    """What is wrong with the (stripped) text of field `name`: `missing` when empty, its length
+    above `limit`; None when it will do."""
+    if not value:
+        return FieldError(name, missing)
+    if len(value) > limit:
+        return FieldError(name, f"Le texte dépasse {limit} caractères ({len(value)}).")
+    return None
 
 
 def _required_text(action: Action, text: str | None) -> dict[str, str]:
@@ -156,14 +163,9 @@ def _required_text(action: Action, text: str | None) -> dict[str, str]:
         return {}
     value = (text or "").strip()
     what = "un commentaire ou une preuve" if name == "comment" else "un motif"
-    if not value:
-        raise InvalidInput(
-            [FieldError(name, f"Écrivez {what} : une action sans texte est refusée.")]
-        )
-    if len(value) > MAX_TEXT:
-        raise InvalidInput(
-            [FieldError(name, f"Le texte dépasse {MAX_TEXT} caractères ({len(value)}).")]
-        )
+    missing = f"Écrivez {what} : une action sans texte est refusée."
+    if (error := _text_error(name, value, missing, MAX_TEXT)) is not None:
+        raise InvalidInput([error])
     return {name: value}
 
 
