@@ -107,7 +107,7 @@ from events.label import (
 )
 from events.values import Role, school_year_of_rentree, school_year_on, uai_check_letter
 from infra.event_store import new_event
-from infra.integrity import GENESIS, seal
+from infra.integrity import seal
 from infra.relay import SOURCES
 from infra.settings import DatabaseSettings
 from services.declarations.data_imports import ent_id, gar_id
@@ -797,12 +797,8 @@ class Making:
             yield rows
 
     def _sealed(self, log: str, unsealed: list[Event]) -> list[bytes]:
-        """The events' bytes to store, sealed."""
-        chains = self.chains[log]
-        sealed = seal(unsealed, lambda uai: chains.get(uai, GENESIS))
-        for e, s in zip(unsealed, sealed, strict=True):
-            chains[e.uai] = s.chain
-        return [s.data for s in sealed]
+        """The events' bytes to store, sealed (the log's chains moved along)."""
+        return [s.data for s in seal(unsealed, self.chains[log])]
 
 
 def windows(planner: Planner) -> Iterator[tuple[str, int, list[Intent]]]:

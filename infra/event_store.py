@@ -28,7 +28,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 import events
 from events.envelope import Actor, Event
-from infra.integrity import GENESIS, seal
+from infra.integrity import seal_stored, unsealed_bytes
 from infra.settings import DatabaseSettings
 
 E = TypeVar("E", bound=Event)
@@ -37,13 +37,16 @@ S = TypeVar("S", bound=MutableOrImmutableAggregate[Any])
 
 
 class ContractMapper(Mapper[uuid.UUID]):
+    """Events to rows in their unsealed form (`infra.integrity.unsealed_bytes`), which the
+    recorder seals as it inserts them; rows back to events."""
+
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         assert isinstance(domain_event, Event)
         return StoredEvent(
             originator_id=domain_event.originator_id,
             originator_version=domain_event.originator_version,
             topic=domain_event.type_name(),
-            state=events.encode(domain_event),
+            state=unsealed_bytes(domain_event),
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
@@ -119,7 +122,7 @@ class ContractRecorder(PostgresApplicationRecorder):
         self.sql_create_statements.insert(0, lock)
         self.sql_create_statements.extend(school_index_sql(datastore.schema, events_table_name))
         self.sql_create_statements.extend(chains_sql(datastore.schema, events_table_name))
-        names = {"schema": Identifier(datastore.schema), "table": Identifier(events_table_name)}
+        names = _identifiers(datastore.schema, events_table_name, "chains")
         # One round trip for every school of the events, each a backward step of the index.
         self.last_chains_statement = SQL(
             "SELECT s.uai, last.chain FROM unnest(%s::text[]) AS s(uai) CROSS JOIN LATERAL ("
@@ -141,21 +144,31 @@ class ContractRecorder(PostgresApplicationRecorder):
     def _sealed(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]
     ) -> list[StoredEvent]:
-        new_events = [events.decode(s.state) for s in stored_events]
-        schools = sorted({e.uai or "" for e in new_events})
-        curs.execute(self.last_chains_statement, (schools,), prepare=True)
-        last = {row["uai"] or None: row["chain"] or GENESIS for row in curs}
+        """The rows, unsealed by the mapper, sealed: under the lock, only their schools are
+        read from their bytes."""
+        schools = [_school.decode(s.state).uai for s in stored_events]
+        curs.execute(
+            self.last_chains_statement, (sorted({u or "" for u in schools}),), prepare=True
+        )
+        heads = {row["uai"] or None: row["chain"] for row in curs if row["chain"]}
+        sealed = seal_stored(zip(schools, (s.state for s in stored_events), strict=True), heads)
         return [
             StoredEvent(
                 originator_id=s.originator_id,
                 originator_version=s.originator_version,
                 topic=s.topic,
-                state=sealed.data,
+                state=done.data,
             )
-            for s, sealed in zip(
-                stored_events, seal(new_events, lambda uai: last.get(uai, GENESIS)), strict=True
-            )
+            for s, done in zip(stored_events, sealed, strict=True)
         ]
+
+
+class _School(msgspec.Struct):
+    uai: str | None = None
+
+
+# An event's school, without decoding the rest of it.
+_school = msgspec.json.Decoder(_School)
 
 
 class ConcurrentWriteError(Exception):

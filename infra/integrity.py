@@ -40,7 +40,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -125,19 +125,28 @@ def seal_bytes(unsealed: bytes, previous: str) -> Sealed:
     return Sealed(chain, unsealed[: start + 1] + chain.encode() + unsealed[end - 1 :])
 
 
-def seal(new_events: Iterable[Event], previous_of: Callable[[str | None], str]) -> list[Sealed]:
-    """The events, in order, as the bytes to store, each with its chain. `previous_of(uai)`
-    gives the chain of the school's last event already in the log (`GENESIS` when it has none;
-    `uai` None: the events about no school); it is called once per school of `new_events`."""
-    last: dict[str | None, str] = {}
+def seal_stored(
+    unsealed: Iterable[tuple[str | None, bytes]], heads: dict[str | None, str]
+) -> list[Sealed]:
+    """Each event's bytes (with an empty chain), in order, sealed after the last event of its
+    school (`uai` None: the events about no school). `heads` holds the chain of each school's
+    last event in the log (none: `GENESIS`) and is moved along to the new ones."""
     sealed: list[Sealed] = []
-    for event in new_events:
-        school = event.uai
-        previous = last[school] if school in last else previous_of(school)
-        done = seal_bytes(events.encode(msgspec.structs.replace(event, chain="")), previous)
-        last[school] = done.chain
+    for school, data in unsealed:
+        done = seal_bytes(data, heads.get(school, GENESIS))
+        heads[school] = done.chain
         sealed.append(done)
     return sealed
+
+
+def unsealed_bytes(event: Event) -> bytes:
+    """The bytes an event is sealed from: its encoding with an empty chain."""
+    return events.encode(msgspec.structs.replace(event, chain=""))
+
+
+def seal(new_events: Iterable[Event], heads: dict[str | None, str]) -> list[Sealed]:
+    """`seal_stored` of events."""
+    return seal_stored(((e.uai, unsealed_bytes(e)) for e in new_events), heads)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from events.declarations import (
 from events.envelope import Actor, Event
 from events.values import school_year_on
 from infra.event_store import new_event, stream_id
-from infra.integrity import GENESIS, seal
+from infra.integrity import seal
 from infra.settings import DatabaseSettings
 from services.declarations.app import open_application
 from services.reporting.projection import Projection
@@ -68,7 +68,7 @@ class Timeline:
 
     async def record(self, event: Event) -> Event:
         """Into the declarations log (the record), then through the projection."""
-        sealed = seal([event], lambda uai: self.chains.get(uai, GENESIS))[0]
+        sealed = seal([event], self.chains)[0]
         data = sealed.data
         self.position = await self.conn.fetchval(
             "INSERT INTO declarations.declarations_events "
@@ -79,7 +79,6 @@ class Timeline:
             event.type_name(),
             data,
         )
-        self.chains[event.uai] = sealed.chain
         async with self.conn.transaction():
             projection = Projection(self.conn)
             await projection.apply(event, "declarations", self.position, data)

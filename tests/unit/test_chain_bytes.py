@@ -96,7 +96,7 @@ def test_sealed_bytes_blank_back_to_what_was_hashed() -> None:
         actor=Actor("dir", "directeur"),
         code="PROGRAMMATION",
     )
-    (first, second) = seal([event, event], lambda uai: GENESIS)
+    (first, second) = seal([event, event], {})
     unsealed = events.encode(msgspec.structs.replace(event, chain=""))
     assert blank(first.data) == blank(second.data) == unsealed
     assert first.chain == link(GENESIS, unsealed)
