@@ -11,7 +11,10 @@ baseline measured in the same run:
    `ru_maxrss` of the child from `os.wait4` when it does not say). Baseline: a process reading
    and decoding the same logs with the same reader and chunks (`read_logs`: interleaved as
    recorded, each event decoded; no projection), run before and after the rebuild (the faster
-   one is kept). Goals: ratio ≥ 0.5, under 300 s, under 1 GiB.
+   one is kept). Goals: ratio ≥ 0.5, under 300 s, under 1 GiB. Beside it, two floors of the
+   rebuild as it is built: its two passes' reads alone, side by side, nothing projected (the
+   ratio it could reach were its folds, encoding and writes free), and PostgreSQL alone storing
+   its read models again.
 2. **`as_of` replay of one school** — `school_profile(conn, uai, school_year, as_of)` for 500
    random écoles at random moments of the five school years (half with the school year of the
    moment, half without: the default year), one asyncpg connection, after 20 unmeasured reads.
@@ -86,6 +89,7 @@ from bench.pdf_bench import one_line_pdf
 from events.values import school_year_on
 from infra.relay import SOURCES
 from services.reporting.app import READ_SETTINGS
+from services.reporting.cell_projection import CellFigures
 from services.reporting.pdf import render_profile_pdf
 from services.reporting.school_profile import SchoolProfile, school_profile
 from services.reporting.territory_profile import territory_profile
@@ -117,13 +121,15 @@ print({RESULT!r} + json.dumps({{"applied": report.applied, "parked": report.park
       "seconds": report.seconds}}), flush=True)
 """
 # The baseline: the same logs, the same chunks, in the same order (interleaved as recorded),
-# each event decoded, nothing projected.
+# each event decoded, nothing projected. Only the events of the types in READ_TYPES (JSON), if
+# set: what the territory figures' pass reads.
+READ_TYPES = "NUMECOLE_BENCH_READ_TYPES"
 READ_SNIPPET = f"""
 import asyncio, json, os, time
 import asyncpg
+from infra.consumer import read_logs  # as the rebuild's passes read
 from infra.relay import SOURCES
-from services.reporting.rebuild import read_logs  # as the rebuild reads
-from services.reporting.rebuild_pass import COLLECT_EVERY, collected_every
+from services.reporting.rebuild_pass import CHUNK, COLLECT_EVERY, collected_every
 
 async def main():
     conn = await asyncpg.connect(os.environ["DATABASE_URL"])
@@ -134,7 +140,8 @@ async def main():
             if await conn.fetchval("SELECT to_regclass($1)", f"{{s.schema}}.{{s.table}}")
         ]
         with collected_every(COLLECT_EVERY) as chunk_done:
-            async for chunk in read_logs(conn, sources, {{}}):
+            types = json.loads(os.environ.get({READ_TYPES!r}, "null"))
+            async for chunk in read_logs(conn, sources, {{}}, None, CHUNK, types):
                 assert all(d.event is not None for d in chunk)  # decoded
                 read += len(chunk)
                 chunk_done()
@@ -209,11 +216,17 @@ def _cli_summary(output: str) -> dict[str, float]:
     return summary
 
 
-def run_child(cmd: list[str], database_url: str, log: Path, events_in_log: int) -> ChildRun:
+def run_child(
+    cmd: list[str],
+    database_url: str,
+    log: Path,
+    events_in_log: int,
+    extra_env: dict[str, str] | None = None,
+) -> ChildRun:
     """Run a process to its end; its wall time, its own peak RSS and what it reported."""
     log.parent.mkdir(parents=True, exist_ok=True)
     offset = log.stat().st_size if log.exists() else 0
-    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **(extra_env or {}), "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
     env.setdefault("NUMECOLE_LOG_FORMAT", "json")
     started = monotonic()
     with log.open("ab") as out:
@@ -239,6 +252,22 @@ def run_child(cmd: list[str], database_url: str, log: Path, events_in_log: int) 
         cells_mib=float(result.get("cells_mib", 0)),
         cells_seconds=float(result.get("cells_seconds", 0)),
     )
+
+
+async def reads_side_by_side(read_cmd: list[str], url: str, logs: Path, in_log: int) -> float:
+    """Seconds the rebuild's two passes take to read and decode what they read, side by side as
+    the rebuild runs them (the reporting pass every event, the territory figures' pass the
+    types it folds), with nothing projected, encoded or written: what this shape of rebuild
+    pays before any of its own work."""
+    cell_types = json.dumps([t.type_name() for t in CellFigures.types])
+    started = monotonic()
+    await asyncio.gather(
+        asyncio.to_thread(run_child, read_cmd, url, logs / "read-models.log", in_log),
+        asyncio.to_thread(
+            run_child, read_cmd, url, logs / "read-cells.log", in_log, {READ_TYPES: cell_types}
+        ),
+    )
+    return monotonic() - started
 
 
 # -------------------------------------------------------------------------------- reads
@@ -465,6 +494,8 @@ async def measure(srv: Servers, schools: int, workdir: Path) -> Section:
     say("  read + decode (baseline, again)…", flush=True)
     reads.append(await asyncio.to_thread(run_child, read_cmd, url, logs / "read.log", in_log))
     best_read = max(reads, key=lambda r: r.per_second)
+    say("  the rebuild's two reads side by side, no projection…", flush=True)
+    both_reads = await reads_side_by_side(read_cmd, url, logs, in_log)
     positions, parked, projected, models = await after_rebuild(url)
 
     # 2–4. Reads on one connection, set up as the reporting service sets up its pool.
@@ -495,6 +526,8 @@ async def measure(srv: Servers, schools: int, workdir: Path) -> Section:
                goal="< 300 s", digits=1),
         Figure("read models' write floor", floor, "s", best_read.wall, "read + decode, s",
                digits=1),
+        Figure("both passes' reads side by side, no projection", in_log / both_reads,
+               "events/s", best_read.per_second, "read + decode, events/s"),
         Figure("rebuild peak memory", rebuilt.peak_mib, "MiB", best_read.peak_mib,
                "read + decode, MiB", goal="< 1024 MiB", digits=1),
         Figure("as_of school profile p50", percentile(replays.times, 50), "ms", trip50,
