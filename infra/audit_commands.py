@@ -31,12 +31,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    from services.reporting.rebuild import ProgressBar, log_size, rebuild
+    from services.reporting.rebuild import ProgressBar, RebuildRunning, log_size, rebuild
 
     database = DatabaseSettings.from_env()
     bar = ProgressBar(asyncio.run(log_size(database)))
-    report = asyncio.run(rebuild(database, bar))
-    bar.close()
+    try:
+        report = asyncio.run(rebuild(database, bar))
+    except RebuildRunning as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    finally:
+        bar.close()
     print(
         f"Modèles de lecture reconstruits : {report.applied} événements en "
         f"{report.seconds:.1f} s ({report.per_second:,.0f}/s), {report.parked} écarté(s).".replace(

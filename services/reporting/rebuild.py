@@ -44,6 +44,19 @@ from services.reporting.rebuild_pass import CHUNK, RebuildPass
 log = structlog.get_logger("rebuild")
 
 LIVE, NEXT = "reporting", "reporting_next"
+# Held by a rebuild's connection from start to end: one rebuild at a time (the lock goes with
+# the connection, whatever ends the process).
+REBUILD_LOCK = 4245
+
+
+class RebuildRunning(Exception):
+    """Another rebuild is under way: this one has not touched anything."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Une reconstruction des modèles de lecture est déjà en cours : "
+            "attendez qu'elle se termine avant d'en lancer une autre."
+        )
 
 
 def read_logs(
@@ -57,16 +70,23 @@ def read_logs(
     return consumer.read_logs(conn, sources, after, before, CHUNK)
 
 
-async def _start_cells(database: DatabaseSettings, before: dict[str, int]) -> Process:
+async def _start_cells(
+    database: DatabaseSettings, before: dict[str, int], generation: str
+) -> Process:
+    """The territory figures' pass, in a process of its own. Its standard input stays open
+    while this process lives: it ends with it (`--parent-stdin`)."""
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.reporting.cell_rebuild", "--schema", NEXT,
-        "--before", json.dumps(before), stdout=asyncio.subprocess.PIPE,
+        "--before", json.dumps(before), "--generation", generation, "--parent-stdin",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "DATABASE_URL": database.url},
     )  # fmt: skip
 
 
 async def _finish_cells(cells: Process) -> dict[str, Any]:
-    out, _ = await cells.communicate()
+    assert cells.stdout is not None
+    out = await cells.stdout.read()
+    await cells.wait()
     for line in out.decode().splitlines():
         if line.startswith("cells-result ") and cells.returncode == 0:
             result: dict[str, Any] = json.loads(line.removeprefix("cells-result "))
@@ -247,36 +267,48 @@ async def _log_head(conn: asyncpg.Connection, source: Source) -> int:
     return head or 0
 
 
+async def new_generation(conn: asyncpg.Connection) -> tuple[str, list[str]]:
+    """The schema `NEXT` made anew (what a rebuild before this one left of it dropped), empty,
+    under a new generation; the statements that build its keys and indexes after the copy."""
+    await conn.execute(f"DROP SCHEMA IF EXISTS {NEXT} CASCADE")
+    generation = str(uuid.uuid4())
+    async with conn.transaction():
+        for sql in schema_sql():
+            await conn.execute(retarget_ddl(sql, NEXT))
+        target = Retargeted(conn, NEXT)
+        await target.execute(
+            "CREATE TABLE reporting.meta (key text PRIMARY KEY, value text NOT NULL)"
+        )
+        await target.executemany(
+            "INSERT INTO reporting.meta VALUES ($1, $2)",
+            [("fingerprint", schema_fingerprint()), ("generation", generation)],
+        )
+        indexes = await _take_indexes(conn)
+    return generation, indexes
+
+
 async def rebuild(
     database: DatabaseSettings, progress: Callable[[int], None] | None = None
 ) -> RebuildReport:
+    """Raises `RebuildRunning`, having changed nothing, while another rebuild is under way."""
     started = time.monotonic()
     report = RebuildReport()
     conn: asyncpg.Connection = await asyncpg.connect(database.url)
     try:
+        if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", REBUILD_LOCK):
+            raise RebuildRunning()
         await ensure_read_models(conn)
         sources = [
             s
             for s in SOURCES.values()
             if await conn.fetchval("SELECT to_regclass($1)", f"{s.schema}.{s.table}") is not None
         ]
-        await conn.execute(f"DROP SCHEMA IF EXISTS {NEXT} CASCADE")
-        async with conn.transaction():
-            for sql in schema_sql():
-                await conn.execute(retarget_ddl(sql, NEXT))
-            target = Retargeted(conn, NEXT)
-            await target.execute(
-                "CREATE TABLE reporting.meta (key text PRIMARY KEY, value text NOT NULL)"
-            )
-            await target.executemany(
-                "INSERT INTO reporting.meta VALUES ($1, $2)",
-                [("fingerprint", schema_fingerprint()), ("generation", str(uuid.uuid4()))],
-            )
-            indexes = await _take_indexes(conn)
+        generation, indexes = await new_generation(conn)
+        target = Retargeted(conn, NEXT)
         # While the live models serve: everything up to the head of each log, chunk by chunk;
         # the territory figures in another process meanwhile, up to the same positions.
         before = {s.service: await _log_head(conn, s) + 1 for s in sources}
-        cells = await _start_cells(database, before)
+        cells = await _start_cells(database, before, generation)
         try:
             models = await _models_pass(conn, target, sources, before, progress).run()
             for statement in indexes:
@@ -287,6 +319,8 @@ async def rebuild(
             if cells.returncode is None:
                 cells.kill()
                 await cells.wait()
+            assert cells.stdin is not None
+            cells.stdin.close()
         report.applied, report.parked = models.applied, models.parked
         positions = {s.service: 0 for s in sources} | models.positions
         report.parked += cells_report["parked"]

@@ -31,6 +31,15 @@ CHUNK = 20_000
 COLLECT_EVERY = 100
 
 
+class Superseded(Exception):
+    """The generation this pass writes is no longer the one being built (its rebuild ended and
+    another started): nothing more is written."""
+
+
+# Not the events' fault: raised as they are, never a reason to start over or park anything.
+_NOT_THE_EVENTS = (*CONNECTION_ERRORS, Superseded)
+
+
 class Undoable(Protocol):
     def begin(self, uai: str | None) -> None:
         """Keep what an event about `uai` may change, until `commit` or `rollback`."""
@@ -118,7 +127,7 @@ class RebuildPass(Generic[M]):
                 else:
                     try:
                         await self.apply(chunk, memory)
-                    except CONNECTION_ERRORS:
+                    except _NOT_THE_EVENTS:
                         raise
                     except Exception as exc:
                         raise _ChunkFailed(index) from exc
@@ -137,7 +146,7 @@ class RebuildPass(Generic[M]):
         memory.begin(d.event.uai if d.event is not None else None)
         try:
             await self.apply([d], memory)
-        except CONNECTION_ERRORS:
+        except _NOT_THE_EVENTS:
             raise
         except Exception as exc:
             memory.rollback()
