@@ -260,11 +260,15 @@ def _models_pass(
     return RebuildPass(conn, sources, before, start, apply, finish, park_one, progress)
 
 
-async def _log_head(conn: asyncpg.Connection, source: Source) -> int:
-    head: int | None = await conn.fetchval(
-        f"SELECT max(notification_id) FROM {source.qualified_table}"  # noqa: S608
-    )
-    return head or 0
+async def log_ends(conn: asyncpg.Connection, sources: list[Source]) -> dict[str, int]:
+    """The position just after the head of each log: what a rebuild's passes read up to."""
+    ends = {}
+    for source in sources:
+        head: int | None = await conn.fetchval(
+            f"SELECT max(notification_id) FROM {source.qualified_table}"  # noqa: S608
+        )
+        ends[source.service] = (head or 0) + 1
+    return ends
 
 
 async def new_generation(conn: asyncpg.Connection) -> tuple[str, list[str]]:
@@ -307,7 +311,7 @@ async def rebuild(
         target = Retargeted(conn, NEXT)
         # While the live models serve: everything up to the head of each log, chunk by chunk;
         # the territory figures in another process meanwhile, up to the same positions.
-        before = {s.service: await _log_head(conn, s) + 1 for s in sources}
+        before = await log_ends(conn, sources)
         cells = await _start_cells(database, before, generation)
         try:
             models = await _models_pass(conn, target, sources, before, progress).run()

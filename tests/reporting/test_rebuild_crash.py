@@ -24,6 +24,7 @@ from services.reporting.rebuild import (
     REBUILD_LOCK,
     RebuildRunning,
     _start_cells,
+    log_ends,
     new_generation,
     rebuild,
 )
@@ -31,15 +32,6 @@ from services.reporting.rebuild_pass import Superseded
 from tests.reporting.test_rebuild import checksums, demo_projected
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def heads(conn: asyncpg.Connection) -> dict[str, int]:
-    """The positions after the head of each log, as a rebuild passes them to its processes."""
-    return {
-        s.service: (await conn.fetchval(f"SELECT max(notification_id) FROM {s.qualified_table}"))
-        + 1
-        for s in SOURCES.values()
-    }
 
 
 async def cell_rows(conn: asyncpg.Connection) -> dict[str, int]:
@@ -101,7 +93,7 @@ async def test_a_territory_pass_of_a_generation_replaced_writes_nothing(
 ) -> None:
     conn = await demo_projected(database)
     try:
-        before = await heads(conn)
+        before = await log_ends(conn, list(SOURCES.values()))
         generation, _ = await new_generation(conn)
         done = await project_cells(database, NEXT, before, generation)
         assert done.applied > 100
@@ -129,7 +121,7 @@ async def test_the_territory_pass_ends_with_the_rebuild_that_started_it(
     conn = await demo_projected(database)
     holder: asyncpg.Connection = await asyncpg.connect(database.url)
     try:
-        before = await heads(conn)
+        before = await log_ends(conn, list(SOURCES.values()))
         generation, _ = await new_generation(conn)
         # The pass is held at its start, as a slow one would be, by a reader of its table.
         transaction = holder.transaction()
