@@ -19,6 +19,7 @@ import msgspec
 
 from events.envelope import Event
 from events.label import (
+    CommuneSignature,
     CriterionProposed,
     CriterionRejected,
     CriterionValidated,
@@ -109,11 +110,14 @@ class LabelSteps:
                     if (e.uai, e.school_year) in m.awards:
                         continue  # a school's first award of a year stands
                     m.awards.add((e.uai, e.school_year))
+                commune = e.commune if isinstance(e.commune, CommuneSignature) else None
                 awards.append(
                     (e.uai, e.school_year, parse_school_year(e.school_year), e.valid_until,
                      parse_school_year(e.valid_until), e.level,
                      msgspec.json.encode(e.domain_levels).decode(), e.referentiel_version,
-                     e.occurred_at, e.actor.user_id, e.recorded_at)
+                     e.occurred_at, e.actor.user_id, e.recorded_at,
+                     commune and commune.name, commune and commune.signatory,
+                     commune and commune.office)
                 )  # fmt: skip
             else:
                 state = STATE_AFTER[type(e)]
@@ -264,12 +268,14 @@ class LabelSteps:
             await conn.execute(
                 """INSERT INTO reporting.label_awards
                    SELECT uai, school_year, rentree, valid_until, valid_until_rentree, level,
-                          levels::jsonb, version, awarded_at, awarded_by, recorded_at
+                          levels::jsonb, version, awarded_at, awarded_by, recorded_at, commune,
+                          commune_signatory, commune_office
                    FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[],
                        $6::smallint[], $7::text[], $8::text[], $9::timestamptz[], $10::text[],
-                       $11::timestamptz[]) AS n(uai, school_year, rentree, valid_until,
-                       valid_until_rentree, level, levels, version, awarded_at, awarded_by,
-                       recorded_at)
+                       $11::timestamptz[], $12::text[], $13::text[], $14::text[])
+                       AS n(uai, school_year, rentree, valid_until, valid_until_rentree, level,
+                       levels, version, awarded_at, awarded_by, recorded_at, commune,
+                       commune_signatory, commune_office)
                    ON CONFLICT (uai, school_year) DO NOTHING""",
                 *columns(awards),
             )

@@ -14,7 +14,7 @@ from datetime import date, datetime
 import asyncpg
 import msgspec
 
-from events.label import DomainDefinition, domain_levels, global_level
+from events.label import CommuneSignature, DomainDefinition, domain_levels, global_level
 from events.values import school_year_bounds
 from services.reporting.territory import LEVELS
 from services.reporting.territory_sums import YearSums, territory_sums
@@ -49,6 +49,9 @@ class SchoolLabel(msgspec.Struct):
     referentiel_version: str | None
     local: LabelShare | None  # the circonscription (école) or the bassin
     academie: LabelShare
+    # The commune an école applied with, as the award records it (None: a collège, a lycée,
+    # no award, or an award recorded before the commune was asked for).
+    commune: CommuneSignature | None = None
 
 
 def _share(part: int, whole: int) -> float:
@@ -174,7 +177,8 @@ async def school_label(
     if school is None:
         return None
     award = await conn.fetchrow(
-        """SELECT school_year, valid_until, level FROM reporting.label_awards
+        """SELECT school_year, valid_until, level, commune, commune_signatory, commune_office
+           FROM reporting.label_awards
            WHERE uai = $1 AND rentree <= $2 AND valid_until_rentree >= $2 AND coalesce(recorded_at, awarded_at) <= $3
            ORDER BY rentree DESC LIMIT 1""",
         uai,
@@ -197,4 +201,11 @@ async def school_label(
         else None,
         academie=academie
         or await territory_share(conn, "academie", school["academie"], rentree, at),
+        commune=CommuneSignature(
+            name=award["commune"],
+            signatory=award["commune_signatory"],
+            office=award["commune_office"],
+        )
+        if award and award["commune"] is not None
+        else None,
     )

@@ -26,6 +26,7 @@ from services.reporting.app import create_app as reporting_app
 from services.reporting.label_standing import school_label
 from services.reporting.projector import Projector
 from tests.label.support import COLLEGE, ECOLE, ECOLE_2, Clock
+from tests.pdf.pdftext import pages_text
 from tests.support import REGISTER_CSV, answers, bearer
 
 ADMIN = Principal("admin", Role.ADMIN, "region:occitanie")
@@ -143,6 +144,23 @@ async def test_profiles_and_territories_show_label_standing(
         assert label["global_level"] == 1
         assert label["referentiel_version"] == "ecole-2018"
         assert label["domain_levels"]["REFERENTS"] == 3
+        # The commune it applied with, in the profile and in its PDF.
+        assert label["commune"] == {
+            "name": "Montpellier",
+            "signatory": "Marie Dupont",
+            "office": "maire",
+        }
+        r = await client.get(
+            f"/api/v1/schools/{ECOLE}/profile.pdf",
+            params={"school_year": "2026-2027"},
+            headers=bearer(auth, Role.DIRECTEUR, ECOLE),
+        )
+        assert r.status_code == 200, r.text
+        assert (
+            "L'école est labellisée au niveau 1 (candidature 2026-2027 présentée avec la commune "
+            "de Montpellier, signée par Marie Dupont, maire), label valable jusqu'à la fin de "
+            "l'année scolaire 2027-2028." in pages_text(r.content)[0]
+        )
         # The award's details, the commune's part with them, are in the school's history.
         r = await client.get(
             f"/api/v1/schools/{ECOLE}/history",
@@ -171,6 +189,7 @@ async def test_profiles_and_territories_show_label_standing(
         assert college["domain_levels"]["PILOTAGE"] == 3
         assert college["global_level"] == 0
         assert college["level"] is None
+        assert college["commune"] is None
         assert college["local"]["territory"] == "bassin:34-B1"
         # The territory figures, for those who may read them.
         reader = bearer(auth, Role.LECTEUR, "departement:34")

@@ -138,7 +138,8 @@ def test_the_label_held_and_the_academie_distribution() -> None:
     page1, _ = pages_text(render_profile_pdf(sample_profile(1, label_level=3)))
     assert "LABEL NUMERIQUE NIVEAU 3/3" in page1
     assert (
-        "L'école est labellisée au niveau 3 (candidature 2024-2025), label valable jusqu'à la "
+        "L'école est labellisée au niveau 3 (candidature 2024-2025 présentée avec la commune de "
+        "Montpellier, signée par Marie Dupont, adjointe au numérique), label valable jusqu'à la "
         "fin de l'année scolaire 2025-2026." in page1
     )
     assert (

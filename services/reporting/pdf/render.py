@@ -384,7 +384,9 @@ def label_sentence(view: ProfileView) -> str:
     else:
         sentence = f"L'école est labellisée au niveau <b>{level}</b>"
         if view.label_year:
-            sentence += f" (candidature {text(view.label_year)})"
+            commune = view.label_commune
+            with_commune = f" présentée avec la commune de {text(commune)}" if commune else ""
+            sentence += f" (candidature {text(view.label_year)}{with_commune})"
         if view.label_valid_until:
             sentence += (
                 f", label valable jusqu'à la fin de l'année scolaire {text(view.label_valid_until)}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from events.equipment import EXPLANATIONS, equipment_index, next_step
+from events.label import CommuneSignature
 from services.reporting.label_standing import LabelDistribution, SchoolLabel
 from services.reporting.school_profile import (
     Comparison,
@@ -172,6 +173,11 @@ def sample_label(level: int | None) -> SchoolLabel:
         global_level=level or 1,
         domain_levels={d: (level or 1) + (n % 2) for n, d in enumerate(domains)},
         referentiel_version="2024-1",
+        commune=CommuneSignature(
+            name="Montpellier", signatory="Marie Dupont", office="adjointe au numérique"
+        )
+        if level
+        else None,
         local=None,
         academie=LabelDistribution(
             territory="academie:montpellier",

@@ -116,6 +116,7 @@ class ProfileView:
     label_level: int | None  # of the award held during the school year
     label_year: str | None  # the school year the award was given for
     label_valid_until: str | None
+    label_commune: str | None  # the commune an école applied with, and who signed for it
     board_level: int | None  # the global level of the label board now
     usages: list[UsageView]
     academie_teacher_share: float | None
@@ -234,6 +235,11 @@ def profile_view(profile: SchoolProfile) -> ProfileView:
         label_level=award,
         label_year=label.awarded_in if label and award else None,
         label_valid_until=label.valid_until if label and award else None,
+        label_commune=(
+            f"{label.commune.name}, signée par {label.commune.signatory}, {label.commune.office}"
+            if label and award and label.commune
+            else None
+        ),
         board_level=_in_range(label.global_level) if label else None,
         usages=[UsageView(u.title, u.summary) for u in profile.usages],
         academie_teacher_share=comparison.teacher_share,

@@ -58,6 +58,11 @@ CREATE TABLE IF NOT EXISTS reporting.label_awards (
     awarded_at timestamptz NOT NULL,
     awarded_by text NOT NULL,
     recorded_at timestamptz,  -- when the award was recorded (null: count it from awarded_at)
+    -- An école's commune as it applied, and who signed for it (null: a collège, a lycée, or an
+    -- award recorded before the commune was asked for).
+    commune text,
+    commune_signatory text,
+    commune_office text,
     PRIMARY KEY (uai, school_year)
 );
 CREATE INDEX IF NOT EXISTS label_awards_validity
