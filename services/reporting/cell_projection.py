@@ -5,7 +5,8 @@ declarations, usages, ENT and GAR imports, awards) updates the school's facts; t
 between its contributions before and after (`contribution.py`) is a step of its cell's sums, at
 the moment the event was recorded. A batch's steps are sorted by that moment, so each cell gets
 a version at every moment its sums changed: the figures of any territory at any moment are the
-latest versions of its cells by then.
+latest versions of its cells by then. The usage total has versions of its own: a usage added or
+removed changes it alone.
 
 Events are applied in the order the logs deliver them, which is nearly, not exactly, the order
 they were recorded in. A step earlier than its cell's latest version is added to that version,
@@ -51,6 +52,7 @@ from services.reporting.contribution import (
     DECLARED,
     ENT,
     ENT_RULES,
+    FIELDS,
     GAR,
     LABEL,
     NOTHING,
@@ -74,6 +76,10 @@ _json = msgspec.json.Encoder()
 # or out.
 Delta = tuple[int, tuple[int, ...] | None, dict[str, int], dict[str, int]]
 Key = tuple[int, int]  # (cell, rentrée)
+# The usage total is kept apart from the other sums (`cell_usage_totals`): what `cell_figures`
+# holds, in order.
+_TOTAL = USAGES.offset
+FIGURE_COLUMNS = FIELDS[:_TOTAL] + FIELDS[_TOTAL + 1 :]
 ALL = (Part(0, contribution),)
 _NO_CONNECTIONS = EntYear()
 
@@ -401,7 +407,7 @@ class CellSteps:
 
     async def write(self, conn: asyncpg.Connection) -> None:
         # Versions after a cell's latest are new rows (copied); at its latest, they replace it.
-        figures, usages, resources = _Rows(), _Rows(), _Rows()
+        figures, totals, usages, resources = _Rows(), _Rows(), _Rows(), _Rows()
         for key in sorted(self.steps):
             cell, rentree = key
             sums = self.memory.cell_sums(key)
@@ -417,6 +423,10 @@ class CellSteps:
                     total = sums.values
                     for i, d in enumerate(values, offset):
                         total[i] += d
+                    if offset != _TOTAL or len(values) != 1:
+                        versions[at] = (*total[:_TOTAL], *total[_TOTAL + 1 :])
+                    if offset <= _TOTAL < offset + len(values) and values[_TOTAL - offset]:
+                        totals.add(at == loaded, (cell, rentree, at), total[_TOTAL])
                 for code, d in usage.items():
                     usages.add(
                         at == loaded, (cell, rentree, code, at), _count(sums.usages, code, d)
@@ -427,13 +437,13 @@ class CellSteps:
                         _count(sums.resources, name, d)
                     if sums.resources.keys() != used_before:
                         resources.add(at == loaded, (cell, rentree, at), sorted(sums.resources))
-                versions[at] = tuple(sums.values)
                 latest = at
             sums.at = latest
             for at, v in versions.items():
                 figures.add(at == loaded, (cell, rentree, at), v)
         self.steps.clear()
         await figures.write(conn, "cell_figures", _UPSERT_FIGURES)
+        await totals.write(conn, "cell_usage_totals", _UPSERT_TOTALS)
         await usages.write(conn, "cell_usages", _UPSERT_USAGES)
         await resources.write(conn, "cell_gar_resources", _UPSERT_RESOURCES)
         if self.disorder:
@@ -517,22 +527,25 @@ _UPSERT_RESOURCES = """
     SELECT k.cell, k.rentree, k.at, ARRAY(SELECT jsonb_array_elements_text(k.r))
     FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::jsonb[]) AS k(cell, rentree, at, r)
     ON CONFLICT (cell, rentree, valid_from) DO UPDATE SET resources = EXCLUDED.resources"""
-_UPSERT_FIGURES = """
-    INSERT INTO reporting.cell_figures
-    SELECT * FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::int[], $5::int[],
-        $6::int[], $7::int[], $8::bigint[], $9::bigint[], $10::bigint[], $11::int[], $12::int[],
-        $13::int[], $14::int[], $15::int[], $16::int[], $17::int[], $18::int[], $19::int[],
-        $20::int[], $21::int[], $22::int[], $23::bigint[], $24::bigint[], $25::int[], $26::int[],
-        $27::int[], $28::int[])
-    ON CONFLICT (cell, rentree, valid_from) DO UPDATE SET
-        schools = EXCLUDED.schools, answered = EXCLUDED.answered, on_time = EXCLUDED.on_time,
-        declared = EXCLUDED.declared, classes = EXCLUDED.classes, teacher = EXCLUDED.teacher,
-        pupil = EXCLUDED.pupil, with_robots = EXCLUDED.with_robots, with_ent = EXCLUDED.with_ent,
-        i0 = EXCLUDED.i0, i1 = EXCLUDED.i1, i2 = EXCLUDED.i2, i3 = EXCLUDED.i3,
-        usages = EXCLUDED.usages, ent_figures = EXCLUDED.ent_figures, e0 = EXCLUDED.e0,
-        e1 = EXCLUDED.e1, e2 = EXCLUDED.e2, e3 = EXCLUDED.e3,
-        ent_connections = EXCLUDED.ent_connections, gar_accesses = EXCLUDED.gar_accesses,
-        labelled = EXCLUDED.labelled, l1 = EXCLUDED.l1, l2 = EXCLUDED.l2, l3 = EXCLUDED.l3"""
+_UPSERT_TOTALS = """
+    INSERT INTO reporting.cell_usage_totals
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::int[])
+    ON CONFLICT (cell, rentree, valid_from) DO UPDATE SET usages = EXCLUDED.usages"""
+
+
+def _upsert_figures() -> str:
+    types = ["bigint", "int", "timestamptz"]
+    types += ["bigint" if c in _BIGINT else "int" for c in FIGURE_COLUMNS]
+    arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, 1))
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in FIGURE_COLUMNS)
+    return (
+        f"INSERT INTO reporting.cell_figures SELECT * FROM unnest({arrays}) "  # noqa: S608
+        f"ON CONFLICT (cell, rentree, valid_from) DO UPDATE SET {updates}"
+    )
+
+
+_BIGINT = frozenset(("classes", "teacher", "pupil", "ent_connections", "gar_accesses"))
+_UPSERT_FIGURES = _upsert_figures()
 
 
 @dataclass

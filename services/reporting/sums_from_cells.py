@@ -11,6 +11,7 @@ from datetime import datetime
 
 import asyncpg
 
+from services.reporting.cell_projection import FIGURE_COLUMNS
 from services.reporting.cell_projector import TRACKING
 from services.reporting.contribution import FIELDS
 from services.reporting.freshness import projected_through
@@ -18,7 +19,7 @@ from services.reporting.freshness import projected_through
 # The territories made of cells.
 LEVELS = ("departement", "academie", "region")
 
-_SUMS = ", ".join(f"sum(f.{name})::bigint AS {name}" for name in FIELDS)
+_SUMS = ", ".join(f"sum(f.{name})::bigint AS {name}" for name in FIGURE_COLUMNS)
 
 
 async def covered(
@@ -55,12 +56,17 @@ async def year_sums(
     conn: asyncpg.Connection, level: str, code: str, first: int, last: int, at: datetime
 ) -> dict[int, dict[str, int]]:
     rows = await conn.fetch(
-        f"""SELECT y.r, {_SUMS} FROM generate_series($2::int, $3::int) AS y(r)
+        f"""SELECT y.r, {_SUMS}, coalesce(sum(t.usages), 0)::bigint AS usages
+            FROM generate_series($2::int, $3::int) AS y(r)
             CROSS JOIN reporting.cells c
             CROSS JOIN LATERAL (
                 SELECT * FROM reporting.cell_figures f
                 WHERE f.cell = c.cell AND f.rentree = y.r AND f.valid_from <= $4
                 ORDER BY f.valid_from DESC LIMIT 1) f
+            LEFT JOIN LATERAL (
+                SELECT t.usages FROM reporting.cell_usage_totals t
+                WHERE t.cell = c.cell AND t.rentree = y.r AND t.valid_from <= $4
+                ORDER BY t.valid_from DESC LIMIT 1) t ON true
             WHERE c.{level} = $1
             GROUP BY y.r""",  # noqa: S608
         code,

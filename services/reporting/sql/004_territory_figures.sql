@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS reporting.figure_years (
 );
 
 -- The sums of a cell's open schools for one school year, from the moment they were recorded
--- until the next version (the fields of `services/reporting/contribution.py`).
+-- until the next version (the fields of `services/reporting/contribution.py` but the usages').
 CREATE TABLE IF NOT EXISTS reporting.cell_figures (
     cell bigint NOT NULL,
     rentree integer NOT NULL,
@@ -42,7 +42,6 @@ CREATE TABLE IF NOT EXISTS reporting.cell_figures (
     i1 integer NOT NULL,
     i2 integer NOT NULL,
     i3 integer NOT NULL,
-    usages integer NOT NULL,
     ent_figures integer NOT NULL,
     e0 integer NOT NULL,
     e1 integer NOT NULL,
@@ -54,6 +53,17 @@ CREATE TABLE IF NOT EXISTS reporting.cell_figures (
     l1 integer NOT NULL,
     l2 integer NOT NULL,
     l3 integer NOT NULL,
+    PRIMARY KEY (cell, rentree, valid_from)
+);
+
+-- How many usages a cell's schools declared in all (its `usages` sum), from each moment it
+-- changed. Apart from the other sums: a usage added or removed, the most frequent event, changes
+-- this one number, and would otherwise make a version of all of them.
+CREATE TABLE IF NOT EXISTS reporting.cell_usage_totals (
+    cell bigint NOT NULL,
+    rentree integer NOT NULL,
+    valid_from timestamptz NOT NULL,
+    usages integer NOT NULL,
     PRIMARY KEY (cell, rentree, valid_from)
 );
 
