@@ -9,13 +9,19 @@ import sys
 import asyncpg
 import msgspec
 
+from infra.progress import ProgressBar, log_size
 from infra.settings import DatabaseSettings
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from infra.verify import verify
 
-    report = asyncio.run(verify(DatabaseSettings.from_env().url))
+    url = DatabaseSettings.from_env().url
+    bar = ProgressBar(asyncio.run(log_size(url)), label="vérification")
+    try:
+        report = asyncio.run(verify(url, bar))
+    finally:
+        bar.close()
     for source, checked in report.checked.items():
         print(f"Journal {source} : {checked} événement(s) vérifié(s).")
     if report.ok:
@@ -31,10 +37,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    from services.reporting.rebuild import ProgressBar, RebuildRunning, log_size, rebuild
+    from services.reporting.rebuild import RebuildRunning, rebuild
 
     database = DatabaseSettings.from_env()
-    bar = ProgressBar(asyncio.run(log_size(database)))
+    bar = ProgressBar(asyncio.run(log_size(database.url)))
     try:
         report = asyncio.run(rebuild(database, bar))
     except RebuildRunning as exc:

@@ -151,39 +151,6 @@ class RebuildReport:
         return self.applied / self.seconds if self.seconds else 0.0
 
 
-class ProgressBar:
-    """One line on the terminal: events done, rate, what remains."""
-
-    def __init__(self, total: int, out: Any = sys.stderr) -> None:
-        self.total = max(total, 1)
-        self.done = 0
-        self.started = time.monotonic()
-        self.out = out
-        self.shown = 0.0
-
-    def __call__(self, n: int) -> None:
-        self.done += n
-        now = time.monotonic()
-        if now - self.shown < 0.2 and self.done < self.total:
-            return
-        self.shown = now
-        rate = self.done / max(now - self.started, 1e-6)
-        left = max(self.total - self.done, 0)
-        width = 30
-        filled = int(width * min(self.done / self.total, 1.0))
-        self.out.write(
-            f"\rreconstruction [{'#' * filled}{'.' * (width - filled)}] "
-            f"{self.done:,}/{self.total:,} événements · {rate:,.0f}/s · reste {left / rate if rate else 0:,.0f} s ".replace(
-                ",", " "
-            )
-        )
-        self.out.flush()
-
-    def close(self) -> None:
-        self.out.write("\n")
-        self.out.flush()
-
-
 # Appended to by the reporting pass, never read by it: their keys and indexes are built once,
 # after the copy, in one sort each, instead of maintained row by row.
 _LOADED_THEN_INDEXED = (
@@ -375,17 +342,3 @@ async def rebuild(
         per_second=round(report.per_second),
     )
     return report
-
-
-async def log_size(database: DatabaseSettings) -> int:
-    conn: asyncpg.Connection = await asyncpg.connect(database.url)
-    try:
-        total = 0
-        for source in SOURCES.values():
-            if await conn.fetchval("SELECT to_regclass($1)", f"{source.schema}.{source.table}"):
-                total += await conn.fetchval(
-                    f"SELECT count(*) FROM {source.qualified_table}"  # noqa: S608
-                )
-        return total
-    finally:
-        await conn.close()

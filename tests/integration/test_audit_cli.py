@@ -49,6 +49,8 @@ def test_verify_passes_then_names_the_tampered_event(database: DatabaseSettings)
     ok = numecole(database, "verify")
     assert ok.returncode == 0, ok.stderr
     assert "Intégrité vérifiée" in ok.stdout
+    # Its progress, on the terminal's other stream.
+    assert re.search(r"vérification \[#+\] 6/6 événements · .*/s · reste 0 s", ok.stderr)
     with psycopg.connect(database.url, autocommit=True) as conn:
         conn.execute(
             "UPDATE declarations.declarations_events SET state = convert_to(replace("

@@ -17,6 +17,7 @@ from bench.national_data import generate
 from events.values import Role
 from infra.auth import Principal
 from infra.consumer import read_logs
+from infra.progress import ProgressBar, log_size
 from infra.relay import SOURCES
 from infra.settings import AuthSettings, DatabaseSettings, NatsSettings
 from services.declarations.app import open_application
@@ -26,7 +27,7 @@ from services.label.demo import load_demo as load_label_demo
 from services.reporting.app import create_app
 from services.reporting.cell_projector import CellProjector
 from services.reporting.projector import Projector, ensure_read_models
-from services.reporting.rebuild import ProgressBar, log_size, rebuild
+from services.reporting.rebuild import rebuild
 from tests.support import bearer
 
 UAI = "0340001S"
@@ -123,9 +124,11 @@ async def test_a_rebuild_gives_identical_models_and_switches_over_while_serving(
             assert before.status_code == 200, before.text
             # Rebuild with a progress bar, while the service keeps its connections open.
             shown = io.StringIO()
-            report = await rebuild(database, ProgressBar(total=await log_size(database), out=shown))
+            report = await rebuild(
+                database, ProgressBar(total=await log_size(database.url), out=shown)
+            )
             after = await client.get(f"/api/v1/schools/{UAI}/profile", headers=auditor)
-        assert report.applied == await log_size(database)
+        assert report.applied == await log_size(database.url)
         assert report.parked == 0
         assert "/s" in shown.getvalue()
         assert "reste" in shown.getvalue()
