@@ -423,7 +423,8 @@ class CellSteps:
                     total = sums.values
                     for i, d in enumerate(values, offset):
                         total[i] += d
-                    if offset != _TOTAL or len(values) != 1:
+                    # A step of the usage total alone makes no version of the other sums.
+                    if len(values) > 1 or offset != _TOTAL:
                         versions[at] = (*total[:_TOTAL], *total[_TOTAL + 1 :])
                     if offset <= _TOTAL < offset + len(values) and values[_TOTAL - offset]:
                         totals.add(at == loaded, (cell, rentree, at), total[_TOTAL])
@@ -533,6 +534,9 @@ _UPSERT_TOTALS = """
     ON CONFLICT (cell, rentree, valid_from) DO UPDATE SET usages = EXCLUDED.usages"""
 
 
+_BIGINT = frozenset(("classes", "teacher", "pupil", "ent_connections", "gar_accesses"))
+
+
 def _upsert_figures() -> str:
     types = ["bigint", "int", "timestamptz"]
     types += ["bigint" if c in _BIGINT else "int" for c in FIGURE_COLUMNS]
@@ -544,7 +548,6 @@ def _upsert_figures() -> str:
     )
 
 
-_BIGINT = frozenset(("classes", "teacher", "pupil", "ent_connections", "gar_accesses"))
 _UPSERT_FIGURES = _upsert_figures()
 
 
