@@ -83,7 +83,8 @@ class CellMemory:
             self._undo[("s", uai)] = None if facts is None else _copy_facts(facts)
         if facts is None:
             facts = self.schools[uai] = SchoolFacts()
-        self.changed_schools.add(uai)
+        if not self.complete:  # a complete memory saves everything once, at the end
+            self.changed_schools.add(uai)
         return facts
 
     def cell_sums(self, key: tuple[int, int]) -> CellSums:
@@ -92,7 +93,8 @@ class CellMemory:
             self._undo[("c", key)] = None if sums is None else _copy_sums(sums)
         if sums is None:
             sums = self.sums[key] = CellSums()
-        self.changed_sums.add(key)
+        if not self.complete:
+            self.changed_sums.add(key)
         return sums
 
     def add_year(self, rentree: int, since: datetime) -> None:

@@ -412,20 +412,25 @@ class CellSteps:
             cell, rentree = key
             sums = self.memory.cell_sums(key)
             loaded = latest = sums.at
+            total = sums.values
             versions: dict[datetime, tuple[int, ...]] = {}
+            # A moment whose version of the other sums is taken once its last step is added.
+            due: datetime | None = None
             # By moment, then as applied (the sequence numbers are unique: deltas never compared).
             for at, _, (offset, values, usage, resource) in sorted(self.steps[key]):
                 if latest is not None and at < latest:
                     # Earlier than a version already there: added to it, inexact in between.
                     self.disorder.setdefault(cell, []).append((at, latest))
                     at = latest
+                if due is not None and due != at:
+                    versions[due] = (*total[:_TOTAL], *total[_TOTAL + 1 :])
+                    due = None
                 if values is not None:
-                    total = sums.values
                     for i, d in enumerate(values, offset):
                         total[i] += d
                     # A step of the usage total alone makes no version of the other sums.
                     if len(values) > 1 or offset != _TOTAL:
-                        versions[at] = (*total[:_TOTAL], *total[_TOTAL + 1 :])
+                        due = at
                     if offset <= _TOTAL < offset + len(values) and values[_TOTAL - offset]:
                         totals.add(at == loaded, (cell, rentree, at), total[_TOTAL])
                 for code, d in usage.items():
@@ -439,6 +444,8 @@ class CellSteps:
                     if sums.resources.keys() != used_before:
                         resources.add(at == loaded, (cell, rentree, at), sorted(sums.resources))
                 latest = at
+            if due is not None:
+                versions[due] = (*total[:_TOTAL], *total[_TOTAL + 1 :])
             sums.at = latest
             for at, v in versions.items():
                 figures.add(at == loaded, (cell, rentree, at), v)

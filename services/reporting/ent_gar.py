@@ -1,5 +1,6 @@
-"""ENT and GAR figures read from the read models: a school's ENT index and connections, its GAR
-resources, and a territory's distribution of ENT indices, per school year.
+"""ENT and GAR figures: a school's ENT index and connections, its GAR resources (read from the
+record, `imports_on_record.py`), and a territory's distribution of ENT indices (from the read
+models), per school year.
 
 Every read answers as the record stood at a moment (`as_of`, default now): only what was
 recorded by then counts, as in the profiles. The ENT index is computed here, from the raw
@@ -11,12 +12,12 @@ that declared nothing, has no index.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime
 
 import asyncpg
 import msgspec
 
+from events.data_imports import EntConnectionsImported
 from events.ent import (
     PeriodFigures,
     explanation,
@@ -28,6 +29,7 @@ from events.ent import (
     rule_for,
 )
 from events.values import parse_school_year, school_year_of_rentree
+from services.reporting.imports_on_record import ent_in_force, gar_in_force
 from services.reporting.territory_sums import YearSums, territory_sums
 
 
@@ -100,28 +102,24 @@ def _moment(as_of: datetime | None) -> datetime:
     return min(as_of, now) if as_of is not None else now
 
 
-def _total(r: asyncpg.Record) -> int:
-    total: int = r["pupil_connections"] + r["parent_connections"] + r["teacher_connections"]
-    return total
-
-
-def _school_ent(uai: str, rentree: int, rows: list[asyncpg.Record]) -> SchoolEnt:
+def _school_ent(uai: str, rentree: int, imports: list[EntConnectionsImported]) -> SchoolEnt:
     rule = rule_for(rentree)
     periods: list[EntPeriod] = []
     figures: list[PeriodFigures] = []
-    for r in sorted(rows, key=lambda r: r["period"]):
-        f = PeriodFigures(r["period"], _total(r), r["enrolled_pupils"])
+    for e in sorted(imports, key=lambda e: e.period):
+        c = e.connections
+        f = PeriodFigures(e.period, c.total, e.enrolled_pupils)
         figures.append(f)
         value = ratio(f.connections, f.pupils)
         periods.append(
             EntPeriod(
-                period=r["period"],
-                pupil_connections=r["pupil_connections"],
-                parent_connections=r["parent_connections"],
-                teacher_connections=r["teacher_connections"],
+                period=e.period,
+                pupil_connections=c.pupils,
+                parent_connections=c.parents,
+                teacher_connections=c.teachers,
                 connections=f.connections,
-                enrolled_pupils=r["enrolled_pupils"],
-                pupils_source=r["pupils_source"],
+                enrolled_pupils=e.enrolled_pupils,
+                pupils_source=e.pupils_source,
                 ratio=round(float(value), 2) if value is not None else None,
                 reached=reaches(f, rule),
             )
@@ -158,24 +156,6 @@ def _uses_ent_in(declared: dict[int, bool], rentree: int) -> bool:
     return bool(earlier) and declared[max(earlier)]
 
 
-async def _ent_rows(
-    conn: asyncpg.Connection, uai: str, at: datetime, rentree: int | None
-) -> dict[int, list[asyncpg.Record]]:
-    """The figures in force at `at` of each period, by rentrée (one rentrée, or all)."""
-    rows = await conn.fetch(
-        "SELECT DISTINCT ON (rentree, period) * FROM reporting.ent_connections "
-        "WHERE uai = $1 AND recorded_at <= $2 AND ($3::integer IS NULL OR rentree = $3) "
-        "ORDER BY rentree, period, recorded_at DESC",
-        uai,
-        at,
-        rentree,
-    )
-    by_rentree: dict[int, list[asyncpg.Record]] = defaultdict(list)
-    for r in rows:
-        by_rentree[r["rentree"]].append(r)
-    return by_rentree
-
-
 async def school_ent(
     conn: asyncpg.Connection, uai: str, school_year: str, as_of: datetime | None = None
 ) -> SchoolEnt | None:
@@ -184,8 +164,8 @@ async def school_ent(
     at, rentree = _moment(as_of), parse_school_year(school_year)
     if not _uses_ent_in(await _uses_ent(conn, uai, at), rentree):
         return None
-    rows = (await _ent_rows(conn, uai, at, rentree)).get(rentree)
-    return _school_ent(uai, rentree, rows) if rows else None
+    imports = (await ent_in_force(conn, uai, at, rentree)).get(rentree)
+    return _school_ent(uai, rentree, list(imports.values())) if imports else None
 
 
 async def school_ent_years(
@@ -196,36 +176,15 @@ async def school_ent_years(
     at = _moment(as_of)
     declared = await _uses_ent(conn, uai, at)
     return {
-        rentree: _school_ent(uai, rentree, rows)
-        for rentree, rows in sorted((await _ent_rows(conn, uai, at, None)).items())
+        rentree: _school_ent(uai, rentree, list(imports.values()))
+        for rentree, imports in sorted((await ent_in_force(conn, uai, at, None)).items())
         if _uses_ent_in(declared, rentree)
     }
 
 
-async def _gar_rows(
-    conn: asyncpg.Connection, uai: str, at: datetime, rentree: int | None
-) -> dict[int, list[asyncpg.Record]]:
-    """The resources of the latest import by `at` of each school year (one, or all)."""
-    rows = await conn.fetch(
-        """SELECT l.rentree, r.resource, r.accesses
-           FROM (SELECT DISTINCT ON (rentree) rentree, resources, accesses
-                 FROM reporting.gar_accesses
-                 WHERE uai = $1 AND recorded_at <= $2 AND ($3::integer IS NULL OR rentree = $3)
-                 ORDER BY rentree, recorded_at DESC) l,
-                unnest(l.resources, l.accesses) AS r(resource, accesses)""",
-        uai,
-        at,
-        rentree,
-    )
-    by_rentree: dict[int, list[asyncpg.Record]] = defaultdict(list)
-    for r in rows:
-        by_rentree[r["rentree"]].append(r)
-    return by_rentree
-
-
-def _school_gar(uai: str, rentree: int, rows: list[asyncpg.Record]) -> SchoolGar:
+def _school_gar(uai: str, rentree: int, accesses: list[tuple[str, int]]) -> SchoolGar:
     resources = sorted(
-        (GarResource(r["resource"], r["accesses"]) for r in rows),
+        (GarResource(resource, n) for resource, n in accesses),
         key=lambda g: (-g.accesses, g.resource.casefold()),
     )
     return SchoolGar(
@@ -243,17 +202,18 @@ async def school_gar(
 ) -> SchoolGar | None:
     """The school's GAR resources of `school_year`; None when nothing was imported for it."""
     rentree = parse_school_year(school_year)
-    rows = (await _gar_rows(conn, uai, _moment(as_of), rentree)).get(rentree)
-    return _school_gar(uai, rentree, rows) if rows else None
+    accesses = (await gar_in_force(conn, uai, _moment(as_of), rentree)).get(rentree)
+    return _school_gar(uai, rentree, accesses) if accesses else None
 
 
 async def school_gar_years(
     conn: asyncpg.Connection, uai: str, as_of: datetime | None = None
 ) -> dict[int, SchoolGar]:
     """The school's GAR resources of every school year imported, by rentrée."""
-    by_rentree = await _gar_rows(conn, uai, _moment(as_of), None)
+    by_rentree = await gar_in_force(conn, uai, _moment(as_of), None)
     return {
-        rentree: _school_gar(uai, rentree, rows) for rentree, rows in sorted(by_rentree.items())
+        rentree: _school_gar(uai, rentree, accesses)
+        for rentree, accesses in sorted(by_rentree.items())
     }
 
 

@@ -51,10 +51,8 @@ class ModelMemory:
     # (the fallback référentiel, from when).
     pending_standings: dict[str, tuple[str | None, datetime]] = field(default_factory=dict)
     referentiels: list[Referentiel] | None = None
-    # A rebuild's record of what the tables' keys would refuse: awards given, and each school's
-    # imports at its latest import moment.
+    # A rebuild's record of what the table's key would refuse: awards given.
     awards: set[tuple[str, str]] = field(default_factory=set)
-    imports: dict[str, tuple[datetime, frozenset[Row]]] = field(default_factory=dict)
     _saved: tuple[str | None, dict[str, Any]] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -175,7 +173,6 @@ class ModelMemory:
         "held_sets",
         "criteria",
         "standings",
-        "imports",
     )
 
     def snapshot(self, uai: str | None) -> dict[str, Any]:

@@ -13,7 +13,6 @@ import asyncpg
 from events.declarations import CampaignOpened, UsageCatalogueRevised
 from events.envelope import Event
 from events.values import parse_school_year
-from services.reporting.data_projection import DataImports
 from services.reporting.declaration_projection import RegisterAndDeclarations
 from services.reporting.label_projection import LabelSteps
 from services.reporting.model_memory import ModelMemory
@@ -22,7 +21,7 @@ from services.reporting.pending_writes import Fold, PendingWrites
 Handler = Callable[[asyncpg.Connection, Any], Awaitable[None]]
 HANDLERS: dict[type[Event], Handler] = {}
 # In the order they flush: the register first (label standing reads the schools' kinds).
-FOLDS: tuple[type[Fold], ...] = (RegisterAndDeclarations, DataImports, LabelSteps)
+FOLDS: tuple[type[Fold], ...] = (RegisterAndDeclarations, LabelSteps)
 
 
 def handles(*types: type[Event]) -> Callable[[Handler], Handler]:

@@ -31,7 +31,7 @@ from services.reporting.cell_projector import CELLS_LOCK
 from services.reporting.cell_projector import TABLES as CELL_TABLES
 from services.reporting.cell_projector import TRACKING as CELL_TRACKING
 from services.reporting.model_memory import ModelMemory
-from services.reporting.projection import Projection
+from services.reporting.projection import FOLDS, HANDLERS, Projection
 from services.reporting.projector import (
     PROJECTOR_LOCK,
     ensure_read_models,
@@ -154,8 +154,8 @@ class RebuildReport:
 # Appended to by the reporting pass, never read by it: their keys and indexes are built once,
 # after the copy, in one sort each, instead of maintained row by row.
 _LOADED_THEN_INDEXED = (
-    "declaration_versions", "usage_sets", "ent_connections", "gar_accesses", "label_steps",
-    "label_awards", "school_versions", "schools", "label_criteria", "label_standing",
+    "declaration_versions", "usage_sets", "label_steps", "label_awards", "school_versions",
+    "schools", "label_criteria", "label_standing",
 )  # fmt: skip
 
 
@@ -224,7 +224,14 @@ def _models_pass(
     async def park_one(d: Delivery, exc: Exception) -> None:
         await park(target, d, f"{type(exc).__name__}: {exc}")
 
-    return RebuildPass(conn, sources, before, start, apply, finish, park_one, progress)
+    return RebuildPass(
+        conn, sources, before, start, apply, finish, park_one, progress, types=MODELS_TYPES
+    )
+
+
+# The events the reporting models take: the others (the ENT and GAR imports, read from the
+# record itself) are not read.
+MODELS_TYPES = sorted(t.type_name() for t in {*(t for f in FOLDS for t in f.types), *HANDLERS})
 
 
 async def log_ends(conn: asyncpg.Connection, sources: list[Source]) -> dict[str, int]:
@@ -236,6 +243,20 @@ async def log_ends(conn: asyncpg.Connection, sources: list[Source]) -> dict[str,
         )
         ends[source.service] = (head or 0) + 1
     return ends
+
+
+async def events_before(
+    conn: asyncpg.Connection, sources: list[Source], before: dict[str, int]
+) -> int:
+    """How many events the logs hold before these positions."""
+    found = 0
+    for source in sources:
+        found += await conn.fetchval(
+            f"SELECT count(*) FROM {source.qualified_table} "  # noqa: S608
+            "WHERE notification_id < $1",
+            before[source.service],
+        )
+    return found
 
 
 async def new_generation(conn: asyncpg.Connection) -> tuple[str, list[str]]:
@@ -292,7 +313,10 @@ async def rebuild(
                 await cells.wait()
             assert cells.stdin is not None
             cells.stdin.close()
-        report.applied, report.parked = models.applied, models.parked
+        # Every event of the logs was rebuilt from, those of the types the pass left to the
+        # record itself (or to the territory figures) too.
+        report.applied = await events_before(conn, sources, before) - models.parked
+        report.parked = models.parked
         positions = {s.service: 0 for s in sources} | models.positions
         report.parked += cells_report["parked"]
         report.cells_seconds = cells_report["seconds"]

@@ -77,9 +77,17 @@ def collected_every(chunks: int) -> Iterator[Callable[[], None]]:
 
 @dataclass
 class PassReport:
-    applied: int = 0
+    applied: int = 0  # of the events read (those of `types`)
     parked: int = 0
     positions: dict[str, int] = field(default_factory=dict)  # the last applied of each log
+    covered: int = 0  # events of the logs passed over, read or not (their positions)
+
+    def cover(self, positions: dict[str, int]) -> int:
+        """How many positions the logs moved on to `positions` since the last call."""
+        moved = sum(p - self.positions.get(s, 0) for s, p in positions.items())
+        self.positions.update(positions)
+        self.covered += moved
+        return moved
 
 
 class _ChunkFailed(Exception):
@@ -132,12 +140,15 @@ class RebuildPass(Generic[M]):
                     except Exception as exc:
                         raise _ChunkFailed(index) from exc
                     report.applied += len(chunk)
-                for d in chunk:
-                    report.positions[d.source] = d.position
+                moved = report.cover({d.source: d.position for d in chunk})
                 if self.progress is not None:
-                    self.progress(len(chunk))
+                    self.progress(moved)
                 index += 1
                 chunk_done()
+        # Up to the ends, past the last events of the types read.
+        moved = report.cover({s.service: self.before[s.service] - 1 for s in self.sources})
+        if self.progress is not None and moved:
+            self.progress(moved)
         await self.finish(memory)
         return report
 

@@ -15,6 +15,7 @@ from datetime import datetime
 import asyncpg
 
 from events.ent import index_for, rule_for
+from services.reporting.imports_on_record import imports_in_force_sql
 
 # Open schools of the territory $1 as the register stood at the moment `{at}`.
 MEMBERS = """
@@ -95,7 +96,7 @@ _USAGES = (
 # fractions).
 _ENT = (
     EFFECTIVE_BY_YEAR
-    + """,
+    + """,{imports},
     rules AS (SELECT * FROM unnest($5::int[], $6::bigint[], $7::bigint[]) AS u(r, num, den)),
     schools AS (
         SELECT e.year, p.reached
@@ -103,11 +104,7 @@ _ENT = (
             SELECT count(*) FILTER (
                        WHERE c.enrolled_pupils > 0 AND c.n * u.den >= u.num * c.enrolled_pupils
                    ) AS reached
-            FROM (SELECT DISTINCT ON (c.period) c.enrolled_pupils,
-                         c.pupil_connections + c.parent_connections + c.teacher_connections AS n
-                  FROM reporting.ent_connections c
-                  WHERE c.uai = e.uai AND c.rentree = e.year AND c.recorded_at <= $3
-                  ORDER BY c.period, c.recorded_at DESC) c
+            FROM ent_in_force c WHERE c.uai = e.uai AND c.rentree = e.year
             HAVING count(*) > 0) p
         WHERE e.ent)
     SELECT year, reached, count(*) AS schools FROM schools GROUP BY 1, 2"""
@@ -116,21 +113,10 @@ _ENT = (
 # ENT connections (latest import of each period) and GAR accès (latest list) of the members.
 _TOTALS = (
     MEMBERS.replace("{at}", "$3")
-    + """,
-    ent AS (
-        SELECT c.rentree, c.n FROM members m CROSS JOIN LATERAL (
-            SELECT DISTINCT ON (e.rentree, e.period) e.rentree,
-                   e.pupil_connections + e.parent_connections + e.teacher_connections AS n
-            FROM reporting.ent_connections e
-            WHERE e.uai = m.uai AND e.rentree BETWEEN $2 AND $4 AND e.recorded_at <= $3
-            ORDER BY e.rentree, e.period, e.recorded_at DESC) c),
+    + """,{imports},
+    ent AS (SELECT rentree, n FROM ent_in_force WHERE rentree BETWEEN $2 AND $4),
     gar AS (
-        SELECT l.rentree, r.resource, r.accesses FROM members m CROSS JOIN LATERAL (
-            SELECT DISTINCT ON (g.rentree) g.rentree, g.resources, g.accesses
-            FROM reporting.gar_accesses g
-            WHERE g.uai = m.uai AND g.rentree BETWEEN $2 AND $4 AND g.recorded_at <= $3
-            ORDER BY g.rentree, g.recorded_at DESC) l
-        CROSS JOIN unnest(l.resources, l.accesses) AS r(resource, accesses)),
+        SELECT rentree, resource, accesses FROM gar_accesses WHERE rentree BETWEEN $2 AND $4),
     ent_sums AS (SELECT rentree, sum(n) AS n FROM ent GROUP BY rentree),
     gar_sums AS (
         SELECT rentree, sum(accesses) AS accesses,
@@ -163,8 +149,8 @@ _LABELS = (
 )
 
 
-def _sql(template: str, level: str) -> str:
-    return "WITH " + template.replace("{level}", level)
+def _sql(template: str, level: str, imports: str = "") -> str:
+    return "WITH " + template.replace("{level}", level).replace("{imports}", imports)
 
 
 PARTS = ("figures", "usages", "ent", "totals", "labels")
@@ -192,7 +178,7 @@ async def year_sums(
         rentrees = list(range(first, last + 1))
         rules = {r: rule_for(r) for r in rentrees}
         for row in await conn.fetch(
-            _sql(_ENT, level),
+            _sql(_ENT, level, await imports_in_force_sql(conn)),
             code,
             first,
             at,
@@ -207,7 +193,8 @@ async def year_sums(
             year[index] = year.get(index, 0) + n
     for part, query in (("totals", _TOTALS), ("labels", _LABELS)):
         if part in parts:
-            for row in await conn.fetch(_sql(query, level), code, first, at, last):
+            imports = await imports_in_force_sql(conn) if part == "totals" else ""
+            for row in await conn.fetch(_sql(query, level, imports), code, first, at, last):
                 sums[row["r"]].update({k: int(v) for k, v in row.items() if k != "r"})
     return sums
 

@@ -69,14 +69,17 @@ class Projected:
             await projection.flush()
 
     async def replay_imports(self) -> None:
-        """Fold every ENT and GAR event of the log again (the projector applies an event once;
-        a rebuild starts from empty tables; the writes are idempotent all the same)."""
+        """Fold every ENT and GAR event of the log again into the territory figures, the
+        only read models they change (the projector applies an event once; a rebuild starts
+        from empty tables; the steps are idempotent all the same). A school's own figures are
+        read from the record."""
         async with self.conn.transaction():
             pending = PendingWrites(FOLDS)
             for _, data in await self.log(0):
                 event = events.decode(data)
                 if isinstance(event, DATA_IMPORT_EVENTS):
-                    assert pending.add(event)
+                    assert not pending.add(event)  # no fold of the reporting models takes it
+            assert pending  # the territory figures' did
             await pending.flush(self.conn)
 
 
