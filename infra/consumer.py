@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from bisect import bisect_right
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar, Protocol
@@ -107,9 +107,12 @@ async def read_log(
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
-def _decoded(data: bytes) -> Event | None:
+Decode = Callable[[bytes], Event]
+
+
+def _decoded(data: bytes, decode: Decode) -> Event | None:
     try:
-        return events.decode(data)
+        return decode(data)
     except Exception:  # undecodable: whoever applies it parks it, with the reason
         return None
 
@@ -124,6 +127,7 @@ class _Log:
     reader: AsyncIterator[list[Delivery]]
     rank: int
     keyed: list[Keyed]
+    decode: Decode
     latest: datetime = _EARLIEST
     read: int = 0
     done: bool = False
@@ -137,7 +141,7 @@ class _Log:
                 self.done = True
                 return
             for d in found:
-                d.event = _decoded(d.data)
+                d.event = _decoded(d.data, self.decode)
                 if d.event is not None and d.event.recorded_at > self.latest:
                     self.latest = d.event.recorded_at
                 self.keyed.append((self.latest, self.rank, self.read, d))
@@ -151,12 +155,13 @@ async def read_logs(
     before: Mapping[str, int] | None = None,
     chunk: int = LOG_CHUNK,
     topics: Sequence[str] | None = None,
+    decode: Decode = events.decode,
 ) -> AsyncIterator[list[Delivery]]:
     """The events of several logs after their positions (and before `before`), as one sequence
     in the order they were recorded: each log in its own order, the logs interleaved by the
     moment their events were recorded (read one log after the other, the events of the second
-    would all come after later ones of the first). Each delivery carries its decoded event.
-    `topics`: only the events of these types."""
+    would all come after later ones of the first). Each delivery carries its event, decoded by
+    `decode`. `topics`: only the events of these types."""
     logs = [
         _Log(
             aiter(
@@ -171,6 +176,7 @@ async def read_logs(
             ),
             rank,
             [],
+            decode,
         )
         for rank, s in enumerate(sources)
     ]

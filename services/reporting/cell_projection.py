@@ -47,6 +47,7 @@ from events.envelope import Event
 from events.equipment import equipment_index, equipment_of
 from events.label import LabelAwarded
 from events.values import parse_school_year
+from services.reporting.cell_events import FACTS
 from services.reporting.cell_memory import CellMemory
 from services.reporting.contribution import (
     DECLARED,
@@ -105,6 +106,8 @@ _ABOUT_A_YEAR = frozenset(
     (CampaignOpened, DeclarationSubmitted, DeclarationConfirmed, EntConnectionsImported,
      GarAccessesImported, LabelAwarded)
 )  # fmt: skip
+# A rebuild's frequent events are their `FACTS`, taken as the events they stand for.
+_ABOUT_A_YEAR |= {facts for facts, full in FACTS.items() if full in _ABOUT_A_YEAR}
 
 
 def _targets(e: Event) -> list[int]:
@@ -138,6 +141,7 @@ class CellSteps:
             UsageRemoved: self.usage, EntConnectionsImported: self.ent,
             GarAccessesImported: self.gar, LabelAwarded: self.award,
         }  # fmt: skip
+        self.handlers |= {facts: self.handlers[full] for facts, full in FACTS.items()}
 
     # -- the school years held ---------------------------------------------------------------
 
@@ -353,7 +357,7 @@ class CellSteps:
     def usage(self, facts: SchoolFacts, e: UsageAdded | UsageRemoved) -> None:
         """The usages of the years not ended when it was recorded (the most frequent event: its
         step is the one usage counted in or out, without computing contributions)."""
-        at, code, added = e.recorded_at, sys.intern(e.code), type(e) is UsageAdded
+        at, code, added = e.recorded_at, sys.intern(e.code), isinstance(e, UsageAdded)
         sign = 1 if added else -1
         for r, ends in self.held:
             if ends <= at:

@@ -36,6 +36,7 @@ import structlog
 from infra.consumer import Delivery
 from infra.relay import SOURCES
 from infra.settings import DatabaseSettings
+from services.reporting.cell_events import CellsDecoding
 from services.reporting.cell_memory import CellMemory
 from services.reporting.cell_projection import CellFigures
 from services.reporting.cell_projector import TABLES
@@ -89,7 +90,7 @@ def _cells_pass(
             await _fence(target, generation)
             fold = CellFigures(memory)
             for d in deliveries:
-                if d.event is not None and type(d.event) in CellFigures.types:
+                if isinstance(d.event, CellFigures.types):
                     fold.add(d.event)
             await fold.flush(target)
 
@@ -104,7 +105,10 @@ def _cells_pass(
     sources = [SOURCES[s] for s in before]
     # Only what the cells' fold takes (label steps, nearly a quarter of the logs, it does not).
     types = [t.type_name() for t in CellFigures.types]
-    return RebuildPass(conn, sources, before, start, apply, finish, park_one, types=types)
+    return RebuildPass(
+        conn, sources, before, start, apply, finish, park_one, types=types,
+        decode=CellsDecoding(CellFigures.types),
+    )  # fmt: skip
 
 
 async def project_cells(

@@ -18,7 +18,8 @@ from typing import Generic, Protocol, TypeVar
 import asyncpg
 import structlog
 
-from infra.consumer import CONNECTION_ERRORS, Delivery, read_logs
+import events
+from infra.consumer import CONNECTION_ERRORS, Decode, Delivery, read_logs
 from infra.relay import Source
 
 log = structlog.get_logger("rebuild")
@@ -109,6 +110,7 @@ class RebuildPass(Generic[M]):
     park: Callable[[Delivery, Exception], Awaitable[None]]
     progress: Callable[[int], None] | None = None
     types: Sequence[str] | None = None  # only the events of these types, if given
+    decode: Decode = events.decode
 
     async def run(self) -> PassReport:
         careful: set[int] = set()
@@ -125,7 +127,7 @@ class RebuildPass(Generic[M]):
         with collected_every(COLLECT_EVERY) as chunk_done:
             index = 0
             async for chunk in read_logs(
-                self.conn, self.sources, {}, self.before, CHUNK, self.types
+                self.conn, self.sources, {}, self.before, CHUNK, self.types, self.decode
             ):
                 if index in careful:
                     for d in chunk:
