@@ -36,7 +36,7 @@ import structlog
 from infra.consumer import Delivery
 from infra.relay import SOURCES
 from infra.settings import DatabaseSettings
-from services.reporting.cell_events import CellsDecoding
+from services.reporting.cell_events import FACTS, CellsDecoding
 from services.reporting.cell_memory import CellMemory
 from services.reporting.cell_projection import CellFigures
 from services.reporting.cell_projector import TABLES
@@ -59,6 +59,8 @@ class CellsReport:
 
 
 _PARKED_HERE = "territory figures: "
+# The classes of what the pass decodes and folds (the frequent events' as their `FACTS`).
+_FOLDED = frozenset((*CellFigures.types, *FACTS))
 
 
 async def _fence(target: Retargeted, generation: str) -> None:
@@ -90,7 +92,7 @@ def _cells_pass(
             await _fence(target, generation)
             fold = CellFigures(memory)
             for d in deliveries:
-                if isinstance(d.event, CellFigures.types):
+                if d.event is not None and type(d.event) in _FOLDED:
                     fold.add(d.event)
             await fold.flush(target)
 
