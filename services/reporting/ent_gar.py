@@ -1,5 +1,5 @@
 """ENT and GAR figures: a school's ENT index and connections, its GAR resources (read from the
-record, `imports_on_record.py`), and a territory's distribution of ENT indices (from the read
+record, `on_record.py`), and a territory's distribution of ENT indices (from the read
 models), per school year.
 
 Every read answers as the record stood at a moment (`as_of`, default now): only what was
@@ -29,7 +29,7 @@ from events.ent import (
     rule_for,
 )
 from events.values import parse_school_year, school_year_of_rentree
-from services.reporting.imports_on_record import ent_in_force, gar_in_force
+from services.reporting.on_record import ent_in_force, gar_in_force
 from services.reporting.territory_sums import YearSums, territory_sums
 
 

@@ -77,7 +77,7 @@ def _trigger(
 
 
 class LabelSteps:
-    """Criterion steps, référentiels and awards: each criterion's last state, every step, and
+    """Criterion steps, référentiels and awards: each criterion's last state and
     the levels of each school stepped in the batch, recomputed once at the flush."""
 
     types: ClassVar[tuple[type[Event], ...]] = (*STATE_AFTER, LabelAwarded, ReferentielPublished)
@@ -98,7 +98,6 @@ class LabelSteps:
         await m.load_criteria(conn, {e.uai for e in batch if type(e) in STATE_AFTER})
         referentiels = await m.load_referentiels(conn)
         criteria: dict[tuple[str, str], Row] = {}
-        steps: list[Row] = []
         awards: list[Row] = []
         stepped: dict[str, tuple[str | None, datetime]] = {}
         for e in batch:
@@ -128,10 +127,6 @@ class LabelSteps:
                     intern(e.actor.user_id), intern(e.actor.role),
                 )  # fmt: skip
                 m.criteria.setdefault(e.uai, {})[e.code] = criteria[(e.uai, e.code)] = row
-                steps.append(
-                    (e.event_id, e.uai, e.originator_version, e.code, state,
-                     e.referentiel_version, e.recorded_at)
-                )  # fmt: skip
                 _trigger(stepped, e.uai, e.referentiel_version, e.recorded_at)
         # A school that changed kind may follow another référentiel now (whichever of the two
         # came first in the batch, the latest moment is its levels').
@@ -141,16 +136,12 @@ class LabelSteps:
             for uai in {*with_standing, *(u for u in changed if u in stepped)}:
                 _trigger(stepped, uai, None, changed[uai])
         if m.complete:
-            if steps:
-                await conn.copy_records_to_table(
-                    "label_steps", schema_name="reporting", records=steps
-                )
             if awards:
                 await conn.copy_records_to_table(
                     "label_awards", schema_name="reporting", records=awards
                 )
         else:
-            await self._write(conn, list(criteria.values()), steps, awards)
+            await self._write(conn, list(criteria.values()), awards)
         await self._refresh_standings(conn, referentiels, stepped)
 
     async def _publish(
@@ -243,7 +234,7 @@ class LabelSteps:
         )
 
     async def _write(
-        self, conn: asyncpg.Connection, criteria: list[Row], steps: list[Row], awards: list[Row]
+        self, conn: asyncpg.Connection, criteria: list[Row], awards: list[Row]
     ) -> None:
         if criteria:
             await conn.execute(
@@ -255,14 +246,6 @@ class LabelSteps:
                        updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by,
                        updated_role = EXCLUDED.updated_role""",
                 *columns(criteria),
-            )
-        if steps:
-            await conn.execute(
-                """INSERT INTO reporting.label_steps
-                   SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[],
-                       $5::text[], $6::text[], $7::timestamptz[])
-                   ON CONFLICT (event_id) DO NOTHING""",
-                *columns(steps),
             )
         if awards:
             await conn.execute(

@@ -3,7 +3,7 @@ share of labelled schools and distribution of levels (to situate a school agains
 circonscription or bassin, and its académie).
 
 What a profile shows is as the record stood at a moment (`at`): the register, the référentiel
-and the steps recorded by then. The territory's levels *now* (every school's board, per domain)
+and the steps recorded by then (read from the record, `on_record.py`). The territory's levels *now* (every school's board, per domain)
 come from the current standing and are only served for the present.
 """
 
@@ -16,6 +16,7 @@ import msgspec
 
 from events.label import CommuneSignature, DomainDefinition, domain_levels, global_level
 from events.values import school_year_bounds
+from services.reporting.on_record import criteria_states
 from services.reporting.territory import LEVELS
 from services.reporting.territory_sums import YearSums, territory_sums
 
@@ -149,13 +150,8 @@ async def levels_at(
     )
     if ref is None:
         return None, {}
-    steps = await conn.fetch(
-        """SELECT DISTINCT ON (code) code, state FROM reporting.label_steps
-           WHERE uai = $1 AND recorded_at <= $2 ORDER BY code, board_version DESC""",
-        uai,
-        at,
-    )
-    validated = {s["code"] for s in steps if s["state"] == "validated"}
+    states = await criteria_states(conn, uai, at)
+    validated = {code for code, state in states.items() if state == "validated"}
     return ref["version"], domain_levels(_domains.decode(ref["domains"]), validated)
 
 

@@ -154,8 +154,8 @@ class RebuildReport:
 # Appended to by the reporting pass, never read by it: their keys and indexes are built once,
 # after the copy, in one sort each, instead of maintained row by row.
 _LOADED_THEN_INDEXED = (
-    "declaration_versions", "usage_sets", "label_steps", "label_awards", "school_versions",
-    "schools", "label_criteria", "label_standing",
+    "declaration_versions", "usage_sets", "label_awards", "school_versions", "schools",
+    "label_criteria", "label_standing",
 )  # fmt: skip
 
 

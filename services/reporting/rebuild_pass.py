@@ -20,7 +20,7 @@ import structlog
 
 import events
 from infra.consumer import CONNECTION_ERRORS, Decode, Delivery, read_logs
-from infra.relay import Source
+from infra.relay import SOURCES, Source
 
 log = structlog.get_logger("rebuild")
 
@@ -91,6 +91,17 @@ class PassReport:
         return moved
 
 
+def _last_positions(chunk: list[Delivery]) -> dict[str, int]:
+    """The position of the last delivery of each log in the chunk."""
+    last: dict[str, int] = {}
+    for d in reversed(chunk):
+        if d.source not in last:
+            last[d.source] = d.position
+            if len(last) == len(SOURCES):
+                break
+    return last
+
+
 class _ChunkFailed(Exception):
     def __init__(self, index: int) -> None:
         super().__init__(f"chunk {index}")
@@ -142,7 +153,7 @@ class RebuildPass(Generic[M]):
                     except Exception as exc:
                         raise _ChunkFailed(index) from exc
                     report.applied += len(chunk)
-                moved = report.cover({d.source: d.position for d in chunk})
+                moved = report.cover(_last_positions(chunk))
                 if self.progress is not None:
                     self.progress(moved)
                 index += 1

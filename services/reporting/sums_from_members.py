@@ -15,7 +15,7 @@ from datetime import datetime
 import asyncpg
 
 from events.ent import index_for, rule_for
-from services.reporting.imports_on_record import imports_in_force_sql
+from services.reporting.on_record import imports_in_force_sql
 
 # Open schools of the territory $1 as the register stood at the moment `{at}`.
 MEMBERS = """

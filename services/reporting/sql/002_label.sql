@@ -23,17 +23,8 @@ CREATE TABLE IF NOT EXISTS reporting.label_criteria (
     PRIMARY KEY (uai, code)
 );
 
--- Every step, as recorded: a school's levels as known at any moment are folded from these.
-CREATE TABLE IF NOT EXISTS reporting.label_steps (
-    event_id uuid PRIMARY KEY,
-    uai text NOT NULL,
-    board_version integer NOT NULL,
-    code text NOT NULL,
-    state text NOT NULL,
-    referentiel_version text NOT NULL,
-    recorded_at timestamptz NOT NULL
-);
-CREATE INDEX IF NOT EXISTS label_steps_uai ON reporting.label_steps (uai, recorded_at);
+-- A school's levels as known at any moment are folded from its steps, read from the record
+-- itself (`services/reporting/on_record.py`).
 
 -- Each school's levels now, against the référentiel in force for its kind.
 CREATE TABLE IF NOT EXISTS reporting.label_standing (

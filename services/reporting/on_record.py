@@ -1,15 +1,17 @@
-"""The académie's ENT and GAR imports of a school, read from the record itself.
+"""What a school's profile reads from the record itself, not from a copy in the read models:
+the académie's ENT and GAR imports of the school, and the steps of its label board.
 
-Each import is an event of the declarations log (`events.data_imports`), kept there as it was
-recorded: no read model copies them (on a national dataset, 733 k ENT and 333 k GAR events that
-a rebuild would copy row for row). A school's imports are found by the log's index by school and
-recording moment (`infra.event_store`), as its history is, and decoded with `events/`, through
-the upcasters of older versions. Of the imports of one period (ENT) or of one school year
-(GAR), the latest recorded by the moment stands; of two recorded at the same moment, the first.
-A GAR list without resources leaves the previous one in force.
+These are events kept as they were recorded (on a national dataset, 733 k ENT imports, 333 k GAR
+lists and 713 k label steps, which a rebuild would copy row for row). A school's events are
+found by each log's index by school and recording moment (`infra.event_store`), as its history
+is, and decoded with `events/`, through the upcasters of older versions.
 
-Territories read them from the cells (`cell_projection.py`); their members' sums, in SQL, from
-the same log (`IMPORTS_IN_FORCE`).
+- ENT and GAR (the declarations log): of the imports of one period (ENT) or of one school year
+  (GAR), the latest recorded by the moment stands; of two recorded at the same moment, the
+  first. A GAR list without resources leaves the previous one in force. Territories read them
+  from the cells (`cell_projection.py`); their members' sums, in SQL, from the same log
+  (`imports_in_force_sql`).
+- Label steps (the label log): each criterion's state after the latest step of the board.
 """
 
 from __future__ import annotations
@@ -22,22 +24,40 @@ import asyncpg
 import events
 from events.data_imports import EntConnectionsImported, GarAccessesImported
 from events.envelope import Event
+from events.label import (
+    CriterionProposed,
+    CriterionRejected,
+    CriterionValidated,
+    ProposalWithdrawn,
+    ValidationRevoked,
+)
 from events.values import parse_school_year
-from infra.relay import SOURCES, table_exists
+from infra.relay import SOURCES, Source, table_exists
+from services.reporting.label_projection import STATE_AFTER
+
+CriterionStep = (
+    CriterionProposed | CriterionValidated | CriterionRejected | ProposalWithdrawn
+    | ValidationRevoked
+)  # fmt: skip
 
 # The service whose log records the imports.
 LOG = SOURCES["declarations"]
 
 
-async def _school_imports(
-    conn: asyncpg.Connection, uai: str, at: datetime, kinds: Sequence[type[Event]]
+async def school_events(
+    conn: asyncpg.Connection,
+    uai: str,
+    at: datetime,
+    kinds: Sequence[type[Event]],
+    source: Source = LOG,
 ) -> list[Event]:
-    """The school's events of these types recorded by `at`, in the order they were recorded."""
-    if not await table_exists(conn, LOG):
+    """The school's events of these types recorded by `at` in a log, in the order they were
+    recorded."""
+    if not await table_exists(conn, source):
         return []
-    schema = f'"{LOG.schema}"'
+    schema = f'"{source.schema}"'
     rows = await conn.fetch(
-        f"SELECT state FROM {LOG.qualified_table} "  # noqa: S608 - names from SOURCES
+        f"SELECT state FROM {source.qualified_table} "  # noqa: S608 - names from SOURCES
         f"WHERE {schema}.event_school(state) = $1 AND {schema}.event_recorded_at(state) <= $2 "
         "AND topic = ANY($3::text[]) "
         f"ORDER BY {schema}.event_recorded_at(state), notification_id",
@@ -53,7 +73,7 @@ async def ent_in_force(
 ) -> dict[int, dict[int, EntConnectionsImported]]:
     """The connections in force at `at` of each period imported, by rentrée (one, or all)."""
     found: dict[int, dict[int, EntConnectionsImported]] = {}
-    for e in await _school_imports(conn, uai, at, (EntConnectionsImported,)):
+    for e in await school_events(conn, uai, at, (EntConnectionsImported,)):
         assert isinstance(e, EntConnectionsImported)
         year = parse_school_year(e.school_year)
         if rentree is not None and year != rentree:
@@ -71,7 +91,7 @@ async def gar_in_force(
     """The resources and accès of the list in force at `at`, by rentrée (one, or all): a
     resource's first line stands."""
     found: dict[int, GarAccessesImported] = {}
-    for e in await _school_imports(conn, uai, at, (GarAccessesImported,)):
+    for e in await school_events(conn, uai, at, (GarAccessesImported,)):
         assert isinstance(e, GarAccessesImported)
         year = parse_school_year(e.school_year)
         if not e.resources or (rentree is not None and year != rentree):
@@ -88,11 +108,22 @@ async def gar_in_force(
     return lists
 
 
+async def criteria_states(conn: asyncpg.Connection, uai: str, at: datetime) -> dict[str, str]:
+    """Each criterion's state after the latest step of the school's board recorded by `at`."""
+    latest: dict[str, tuple[int, str]] = {}
+    for e in await school_events(conn, uai, at, tuple(STATE_AFTER), SOURCES["label"]):
+        assert isinstance(e, CriterionStep)
+        known = latest.get(e.code)
+        if known is None or e.originator_version > known[0]:
+            latest[e.code] = (e.originator_version, STATE_AFTER[type(e)])
+    return {code: state for code, (_, state) in latest.items()}
+
+
 def _in_force_sql() -> str:
     schema, table = f'"{LOG.schema}"', LOG.qualified_table
     return f"""
-    -- The members' imports recorded by $3, read from the record (`imports_on_record.py`): the
-    -- fields of EntConnectionsImported and GarAccessesImported version 1, as stored.
+    -- The members' imports recorded by $3, read from the record: the fields of
+    -- EntConnectionsImported and GarAccessesImported version 1, as stored.
     imported AS (
         SELECT m.uai, ev.topic, ev.notification_id, j.*
         FROM members m
