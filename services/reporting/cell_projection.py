@@ -74,8 +74,9 @@ from services.reporting.contribution import (
 _json = msgspec.json.Encoder()
 
 # A step of a cell's sums: values added from `offset` on, usages and GAR resources counted in
-# or out.
-Delta = tuple[int, tuple[int, ...] | None, dict[str, int], dict[str, int]]
+# or out (name, +1 or -1). Tuples, not dicts: a rebuild makes millions of them.
+Counted = tuple[tuple[str, int], ...]
+Delta = tuple[int, tuple[int, ...] | None, Counted, Counted]
 Key = tuple[int, int]  # (cell, rentrée)
 # The usage total is kept apart from the other sums (`cell_usage_totals`): what `cell_figures`
 # holds, in order.
@@ -94,11 +95,11 @@ def _difference(offset: int, before: Contribution, after: Contribution) -> Delta
     return offset, values, usages, resources
 
 
-def _set_difference(before: tuple[str, ...], after: tuple[str, ...]) -> dict[str, int]:
+def _set_difference(before: tuple[str, ...], after: tuple[str, ...]) -> Counted:
     if before == after:
-        return {}
+        return ()
     b, a = set(before), set(after)
-    return {**dict.fromkeys(a - b, 1), **dict.fromkeys(b - a, -1)}
+    return (*((name, 1) for name in a - b), *((name, -1) for name in b - a))
 
 
 # Events about a school year of their own (the others are about the one they are recorded in).
@@ -369,7 +370,7 @@ class CellSteps:
                 tuple(sorted((*codes, code))) if added else tuple(c for c in codes if c != code)
             )
             if facts.cell is not None:
-                self.step(facts, facts.cell, r, at, (USAGES.offset, (sign,), {code: sign}, {}))
+                self.step(facts, facts.cell, r, at, (USAGES.offset, (sign,), ((code, sign),), ()))
         if facts.last_at is None or at > facts.last_at:
             facts.last_at = at
 
@@ -437,13 +438,13 @@ class CellSteps:
                         due = at
                     if offset <= _TOTAL < offset + len(values) and values[_TOTAL - offset]:
                         totals.add(at == loaded, (cell, rentree, at), total[_TOTAL])
-                for code, d in usage.items():
+                for code, d in usage:
                     usages.add(
                         at == loaded, (cell, rentree, code, at), _count(sums.usages, code, d)
                     )
                 if resource:
                     used_before = set(sums.resources)
-                    for name, d in resource.items():
+                    for name, d in resource:
                         _count(sums.resources, name, d)
                     if sums.resources.keys() != used_before:
                         resources.add(at == loaded, (cell, rentree, at), sorted(sums.resources))
