@@ -91,6 +91,7 @@ from infra.relay import SOURCES
 from services.reporting.app import READ_SETTINGS
 from services.reporting.cell_projection import CellFigures
 from services.reporting.pdf import render_profile_pdf
+from services.reporting.rebuild import MODELS_TYPES
 from services.reporting.school_profile import SchoolProfile, school_profile
 from services.reporting.territory_profile import territory_profile
 
@@ -256,13 +257,19 @@ def run_child(
 
 async def reads_side_by_side(read_cmd: list[str], url: str, logs: Path, in_log: int) -> float:
     """Seconds the rebuild's two passes take to read and decode what they read, side by side as
-    the rebuild runs them (the reporting pass every event, the territory figures' pass the
-    types it folds), with nothing projected, encoded or written: what this shape of rebuild
-    pays before any of its own work."""
+    the rebuild runs them (each pass the types it folds, decoded in full), with nothing
+    projected, encoded or written: what this shape of rebuild pays before any of its own work."""
     cell_types = json.dumps([t.type_name() for t in CellFigures.types])
     started = monotonic()
     await asyncio.gather(
-        asyncio.to_thread(run_child, read_cmd, url, logs / "read-models.log", in_log),
+        asyncio.to_thread(
+            run_child,
+            read_cmd,
+            url,
+            logs / "read-models.log",
+            in_log,
+            {READ_TYPES: json.dumps(MODELS_TYPES)},
+        ),
         asyncio.to_thread(
             run_child, read_cmd, url, logs / "read-cells.log", in_log, {READ_TYPES: cell_types}
         ),
