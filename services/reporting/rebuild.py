@@ -295,6 +295,9 @@ async def rebuild(
             for s in SOURCES.values()
             if await conn.fetchval("SELECT to_regclass($1)", f"{s.schema}.{s.table}") is not None
         ]
+        # The new models serve only once switched over (below, flushed): their chunks' commits
+        # need not wait for the disk.
+        await conn.execute("SET synchronous_commit = off")
         generation, indexes = await new_generation(conn)
         target = Retargeted(conn, NEXT)
         # While the live models serve: everything up to the head of each log, chunk by chunk;
@@ -327,7 +330,8 @@ async def rebuild(
             "SELECT tablename FROM pg_tables WHERE schemaname = $1", NEXT
         ):
             await conn.execute(f'ANALYZE {NEXT}."{table["tablename"]}"')
-        # The tail, with the live projectors held, then the switch.
+        # The tail, with the live projectors held, then the switch, flushed before it returns.
+        await conn.execute("SET synchronous_commit = on")
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", PROJECTOR_LOCK)
             await conn.execute("SELECT pg_advisory_xact_lock($1)", CELLS_LOCK)
