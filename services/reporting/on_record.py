@@ -124,15 +124,20 @@ def _in_force_sql() -> str:
     return f"""
     -- The members' imports recorded by $3, read from the record: the fields of
     -- EntConnectionsImported and GarAccessesImported version 1, as stored.
+    -- Each member's found by the log's index, one member at a time (OFFSET 0 keeps the
+    -- planner from making it a join, which it may do by reading the whole log).
     imported AS (
         SELECT m.uai, ev.topic, ev.notification_id, j.*
         FROM members m
-        JOIN {table} ev ON {schema}.event_school(ev.state) = m.uai
+        CROSS JOIN LATERAL (
+            SELECT e.topic, e.notification_id, e.state FROM {table} e
+            WHERE {schema}.event_school(e.state) = m.uai
+              AND {schema}.event_recorded_at(e.state) <= $3
+              AND e.topic IN ('EntConnectionsImported', 'GarAccessesImported')
+            OFFSET 0) ev
         CROSS JOIN LATERAL json_to_record(convert_from(ev.state, 'UTF8')::json) AS j(
             school_year text, recorded_at timestamptz, period int, enrolled_pupils int,
-            connections json, resources json)
-        WHERE ev.topic IN ('EntConnectionsImported', 'GarAccessesImported')
-          AND {schema}.event_recorded_at(ev.state) <= $3),
+            connections json, resources json)),
     ent_in_force AS (
         SELECT DISTINCT ON (uai, rentree, period) uai, rentree, period, enrolled_pupils,
                (connections->>'pupils')::bigint + (connections->>'parents')::bigint
