@@ -66,8 +66,10 @@ from services.reporting.contribution import (
     cell_of,
     contribution,
     end_of,
+    ent_values,
     paris_day,
     territories_of,
+    uses_ent,
     year_of,
 )
 
@@ -243,8 +245,7 @@ class CellSteps:
                     self.emit(facts, cell_before, r, at, before[(r, ALL[0])], NOTHING)
                 if cell_after is not None:
                     self.emit(facts, cell_after, r, at, NOTHING, contribution(facts, r, closes))
-        if facts.last_at is None or at > facts.last_at:
-            facts.last_at = at
+        self.seen_at(facts, at)
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -293,25 +294,8 @@ class CellSteps:
             (LABEL,),
         )
 
-    def one_part(
-        self,
-        facts: SchoolFacts,
-        rentree: int,
-        at: datetime,
-        part: Part,
-        mutate: Callable[[], object],
-    ) -> None:
-        """`change` of one part of one school year, the frequent case, without its loops."""
-        cell = facts.cell
-        if cell is None:
-            mutate()
-        else:
-            closes = self.memory.campaigns
-            before = part.of(facts, rentree, closes)
-            mutate()
-            self.emit(
-                facts, cell, rentree, at, before, part.of(facts, rentree, closes), part.offset
-            )
+    def seen_at(self, facts: SchoolFacts, at: datetime) -> None:
+        """The latest recording moment applied to the school is `at`, if it is later."""
         if facts.last_at is None or at > facts.last_at:
             facts.last_at = at
 
@@ -320,10 +304,17 @@ class CellSteps:
         c = e.connections
         total = c.pupils + c.parents + c.teachers
         reached = period_reaches(total, e.enrolled_pupils, ENT_RULES.rule(rentree))
-        year = facts.ent.get(rentree, _NO_CONNECTIONS).with_period(e.period, total, reached)
-        self.one_part(
-            facts, rentree, e.recorded_at, ENT, lambda: facts.ent.__setitem__(rentree, year)
-        )
+        known = facts.ent.get(rentree)
+        facts.ent[rentree] = year = (known or _NO_CONNECTIONS).with_period(e.period, total, reached)
+        # Its ENT part of one school year, the only one it changes (the most frequent event but
+        # the usages: computed here without the contributions' generality).
+        if facts.cell is not None:
+            ent = uses_ent(facts, rentree)
+            before, after = ent_values(known, ent, rentree), ent_values(year, ent, rentree)
+            if before != after:
+                delta = (ENT.offset, tuple(map(sub, after, before)), (), ())
+                self.step(facts, facts.cell, rentree, e.recorded_at, delta)
+        self.seen_at(facts, e.recorded_at)
 
     def declaration(
         self, facts: SchoolFacts, e: DeclarationSubmitted | DeclarationConfirmed
@@ -371,8 +362,7 @@ class CellSteps:
             )
             if facts.cell is not None:
                 self.step(facts, facts.cell, r, at, (USAGES.offset, (sign,), ((code, sign),), ()))
-        if facts.last_at is None or at > facts.last_at:
-            facts.last_at = at
+        self.seen_at(facts, at)
 
     def gar(self, facts: SchoolFacts, e: GarAccessesImported) -> None:
         if not e.resources:
@@ -383,9 +373,16 @@ class CellSteps:
             accesses.setdefault(sys.intern(r.resource), r.accesses)  # its first line stands
         used = tuple(sorted(name for name, n in accesses.items() if n > 0))
         listed = (sum(accesses.values()), used)
-        self.one_part(
-            facts, rentree, e.recorded_at, GAR, lambda: facts.gar.__setitem__(rentree, listed)
-        )
+        known = facts.gar.get(rentree, (0, ()))
+        facts.gar[rentree] = listed
+        # Its GAR part of one school year, as `ent` does.
+        if facts.cell is not None:
+            values = None if known[0] == listed[0] else (listed[0] - known[0],)
+            resources = _set_difference(known[1], listed[1])
+            if values is not None or resources:
+                delta = (GAR.offset, values, (), resources)
+                self.step(facts, facts.cell, rentree, e.recorded_at, delta)
+        self.seen_at(facts, e.recorded_at)
 
     def campaign(self, e: CampaignOpened) -> None:
         rentree = parse_school_year(e.school_year)

@@ -216,21 +216,33 @@ class _Rules:
 ENT_RULES = _Rules()
 
 
+def ent_values(year: EntYear | None, uses_ent: bool, rentree: int) -> tuple[int, ...]:
+    """ent_figures, e0 … e3, ent_connections of the connections of a year, for a school that
+    uses the ENT (A7 of the answers in force) or not."""
+    if year is None:
+        return _NO_ENT.values
+    figures = year.connections
+    connections = sum(figures) + figures.count(-1)  # the periods not imported (-1) left out
+    if not uses_ent:
+        return (0, 0, 0, 0, 0, connections)
+    index = ENT_RULES.index(rentree, year.reached.bit_count())
+    return (
+        1, 1 if index == 0 else 0, 1 if index == 1 else 0, 1 if index == 2 else 0,
+        1 if index == 3 else 0, connections,
+    )  # fmt: skip
+
+
+def uses_ent(facts: SchoolFacts, rentree: int) -> bool:
+    a = in_force(facts.answers, rentree)
+    return a is not None and a.ent
+
+
 def _ent(facts: SchoolFacts, rentree: int, closes: Closes) -> Contribution:
     """ent_figures, e0 … e3, ent_connections."""
     year = facts.ent.get(rentree)
     if year is None:
         return _NO_ENT
-    figures = year.connections
-    connections = sum(figures) + figures.count(-1)  # the periods not imported (-1) left out
-    a = in_force(facts.answers, rentree)
-    if a is None or not a.ent:
-        return Contribution((0, 0, 0, 0, 0, connections))
-    index = ENT_RULES.index(rentree, year.reached.bit_count())
-    return Contribution(
-        (1, 1 if index == 0 else 0, 1 if index == 1 else 0, 1 if index == 2 else 0,
-         1 if index == 3 else 0, connections)
-    )  # fmt: skip
+    return Contribution(ent_values(year, uses_ent(facts, rentree), rentree))
 
 
 _NO_ENT = Contribution((0,) * 6)
