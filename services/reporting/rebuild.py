@@ -190,6 +190,11 @@ _NOT_MINE = (*CELL_TABLES, "meta", "tracking", "cell_tracking", "parked", "cell_
 _PARKED_BY_CELLS = "territory figures: "
 
 
+# The events the reporting models take: the others (the ENT and GAR imports, read from the
+# record itself) are not read.
+MODELS_TYPES = sorted(t.type_name() for t in {*(t for f in FOLDS for t in f.types), *HANDLERS})
+
+
 def _models_pass(
     conn: asyncpg.Connection,
     target: Retargeted,
@@ -227,11 +232,6 @@ def _models_pass(
     return RebuildPass(
         conn, sources, before, start, apply, finish, park_one, progress, types=MODELS_TYPES
     )
-
-
-# The events the reporting models take: the others (the ENT and GAR imports, read from the
-# record itself) are not read.
-MODELS_TYPES = sorted(t.type_name() for t in {*(t for f in FOLDS for t in f.types), *HANDLERS})
 
 
 async def log_ends(conn: asyncpg.Connection, sources: list[Source]) -> dict[str, int]:

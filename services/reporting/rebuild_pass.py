@@ -80,14 +80,13 @@ def collected_every(chunks: int) -> Iterator[Callable[[], None]]:
 class PassReport:
     applied: int = 0  # of the events read (those of `types`)
     parked: int = 0
-    positions: dict[str, int] = field(default_factory=dict)  # the last applied of each log
-    covered: int = 0  # events of the logs passed over, read or not (their positions)
+    # How far each log was passed over, its events of the types read or not.
+    positions: dict[str, int] = field(default_factory=dict)
 
     def cover(self, positions: dict[str, int]) -> int:
         """How many positions the logs moved on to `positions` since the last call."""
         moved = sum(p - self.positions.get(s, 0) for s, p in positions.items())
         self.positions.update(positions)
-        self.covered += moved
         return moved
 
 
