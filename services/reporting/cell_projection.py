@@ -306,8 +306,8 @@ class CellSteps:
         reached = period_reaches(total, e.enrolled_pupils, ENT_RULES.rule(rentree))
         known = facts.ent.get(rentree)
         facts.ent[rentree] = year = (known or _NO_CONNECTIONS).with_period(e.period, total, reached)
-        # Its ENT part of one school year, the only one it changes (the most frequent event but
-        # the usages: computed here without the contributions' generality).
+        # The ENT part of one school year is all it changes: computed here, without the general
+        # path of contributions (after the usages, the most frequent event).
         if facts.cell is not None:
             ent = uses_ent(facts, rentree)
             before, after = ent_values(known, ent, rentree), ent_values(year, ent, rentree)
