@@ -86,12 +86,13 @@ from bench.national_data import (
     sizes,
 )
 from bench.pdf_bench import one_line_pdf
+from events import EVENT_TYPES
 from events.values import school_year_on
 from infra.relay import SOURCES
 from services.reporting.app import READ_SETTINGS
 from services.reporting.cell_projection import CellFigures
 from services.reporting.pdf import render_profile_pdf
-from services.reporting.rebuild import MODELS_TYPES
+from services.reporting.rebuild import LEFT_TO_RECORD
 from services.reporting.school_profile import SchoolProfile, school_profile
 from services.reporting.territory_profile import territory_profile
 
@@ -268,7 +269,7 @@ async def reads_side_by_side(read_cmd: list[str], url: str, logs: Path, in_log: 
             url,
             logs / "read-models.log",
             in_log,
-            {READ_TYPES: json.dumps(MODELS_TYPES)},
+            {READ_TYPES: json.dumps([t for t in EVENT_TYPES if t not in LEFT_TO_RECORD])},
         ),
         asyncio.to_thread(
             run_child, read_cmd, url, logs / "read-cells.log", in_log, {READ_TYPES: cell_types}

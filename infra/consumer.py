@@ -81,10 +81,11 @@ async def read_log(
     before: int | None,
     chunk: int = LOG_CHUNK,
     topics: Sequence[str] | None = None,
+    skipped: Sequence[str] | None = None,
 ) -> AsyncIterator[list[Delivery]]:
     """Events of a source's log in (after, before), straight from PostgreSQL, a chunk at a time
     (none while the write service has not created its log); only those of these event types,
-    if given (the stored topic is the event's type)."""
+    if given, and none of the `skipped` ones (the stored topic is the event's type)."""
     if not await table_exists(conn, source):
         return
     while True:
@@ -92,11 +93,13 @@ async def read_log(
             f"SELECT notification_id, state FROM {source.qualified_table} "  # noqa: S608
             "WHERE notification_id > $1 AND ($2::bigint IS NULL OR notification_id < $2) "
             "AND ($4::text[] IS NULL OR topic = ANY($4::text[])) "
+            "AND ($5::text[] IS NULL OR topic <> ALL($5::text[])) "
             "ORDER BY notification_id LIMIT $3",
             after,
             before,
             chunk,
             None if topics is None else list(topics),
+            None if skipped is None else list(skipped),
         )
         if not rows:
             return
@@ -156,12 +159,13 @@ async def read_logs(
     chunk: int = LOG_CHUNK,
     topics: Sequence[str] | None = None,
     decode: Decode = events.decode,
+    skipped: Sequence[str] | None = None,
 ) -> AsyncIterator[list[Delivery]]:
     """The events of several logs after their positions (and before `before`), as one sequence
     in the order they were recorded: each log in its own order, the logs interleaved by the
     moment their events were recorded (read one log after the other, the events of the second
     would all come after later ones of the first). Each delivery carries its event, decoded by
-    `decode`. `topics`: only the events of these types."""
+    `decode`. `topics`: only the events of these types; `skipped`: none of these."""
     logs = [
         _Log(
             aiter(
@@ -172,6 +176,7 @@ async def read_logs(
                     None if before is None else before[s.service],
                     chunk,
                     topics,
+                    skipped,
                 )
             ),
             rank,

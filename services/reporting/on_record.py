@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
+import structlog
 
 import events
 from events.data_imports import EntConnectionsImported, GarAccessesImported
@@ -39,6 +40,8 @@ CriterionStep = (
     CriterionProposed | CriterionValidated | CriterionRejected | ProposalWithdrawn
     | ValidationRevoked
 )  # fmt: skip
+
+log = structlog.get_logger("reporting")
 
 # The service whose log records the imports.
 LOG = SOURCES["declarations"]
@@ -65,7 +68,14 @@ async def school_events(
         at,
         [k.type_name() for k in kinds],
     )
-    return [events.decode(r["state"]) for r in rows]
+    found = []
+    for r in rows:
+        try:
+            found.append(events.decode(r["state"]))
+        except events.EventDecodeError as exc:
+            # As the projector parks it: left out, said in the logs.
+            log.warning("event_not_decoded", uai=uai, reason=str(exc))
+    return found
 
 
 async def ent_in_force(

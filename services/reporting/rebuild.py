@@ -23,6 +23,7 @@ import asyncpg
 import structlog
 
 import events
+from events.data_imports import EntConnectionsImported, GarAccessesImported
 from infra import consumer
 from infra.consumer import Delivery
 from infra.relay import SOURCES, Source
@@ -31,7 +32,7 @@ from services.reporting.cell_projector import CELLS_LOCK
 from services.reporting.cell_projector import TABLES as CELL_TABLES
 from services.reporting.cell_projector import TRACKING as CELL_TRACKING
 from services.reporting.model_memory import ModelMemory
-from services.reporting.projection import FOLDS, HANDLERS, Projection
+from services.reporting.projection import Projection
 from services.reporting.projector import (
     PROJECTOR_LOCK,
     ensure_read_models,
@@ -190,9 +191,10 @@ _NOT_MINE = (*CELL_TABLES, "meta", "tracking", "cell_tracking", "parked", "cell_
 _PARKED_BY_CELLS = "territory figures: "
 
 
-# The events the reporting models take: the others (the ENT and GAR imports, read from the
-# record itself) are not read.
-MODELS_TYPES = sorted(t.type_name() for t in {*(t for f in FOLDS for t in f.types), *HANDLERS})
+# What the reporting models read from the record itself (`on_record.py`): their pass leaves
+# these out. It reads every other event, of a type it folds or not (one that does not decode,
+# of a type this code may not know, is parked and reported).
+LEFT_TO_RECORD = (EntConnectionsImported.type_name(), GarAccessesImported.type_name())
 
 
 def _models_pass(
@@ -230,7 +232,7 @@ def _models_pass(
         await park(target, d, f"{type(exc).__name__}: {exc}")
 
     return RebuildPass(
-        conn, sources, before, start, apply, finish, park_one, progress, types=MODELS_TYPES
+        conn, sources, before, start, apply, finish, park_one, progress, skipped=LEFT_TO_RECORD
     )
 
 

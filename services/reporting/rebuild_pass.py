@@ -120,6 +120,7 @@ class RebuildPass(Generic[M]):
     park: Callable[[Delivery, Exception], Awaitable[None]]
     progress: Callable[[int], None] | None = None
     types: Sequence[str] | None = None  # only the events of these types, if given
+    skipped: Sequence[str] | None = None  # none of these
     decode: Decode = events.decode
 
     async def run(self) -> PassReport:
@@ -137,8 +138,9 @@ class RebuildPass(Generic[M]):
         with collected_every(COLLECT_EVERY) as chunk_done:
             index = 0
             async for chunk in read_logs(
-                self.conn, self.sources, {}, self.before, CHUNK, self.types, self.decode
-            ):
+                self.conn, self.sources, {}, self.before, CHUNK, self.types, self.decode,
+                self.skipped,
+            ):  # fmt: skip
                 if index in careful:
                     for d in chunk:
                         applied = await self._apply_alone(d, memory)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from fractions import Fraction
 
 import asyncpg
+import msgspec
 import pytest
 
 import events
@@ -291,3 +292,28 @@ async def test_handling_the_imports_again_leaves_the_figures_as_they_were(
         await academie_ent_distribution(projected.conn, "montpellier", YEAR),
     )
     assert after == before
+
+
+async def test_an_import_on_record_that_does_not_decode_is_left_out_of_the_school_s_figures(
+    story: DeclarationsApplication, projected: Projected
+) -> None:
+    await projected.catch_up()
+    log = SOURCES["declarations"].qualified_table
+    # A period 5 whose bytes no longer decode (a period that is no number), as the projector
+    # would park it: the school's other periods are still read.
+    row = await projected.conn.fetchrow(
+        f"SELECT originator_id, originator_version, state FROM {log} "
+        "WHERE topic = 'EntConnectionsImported' ORDER BY notification_id DESC LIMIT 1"
+    )
+    raw = msgspec.json.decode(row["state"])
+    raw.update(uai=FERRY, school_year=YEAR, period="cinq")
+    await projected.conn.execute(
+        f"INSERT INTO {log} (originator_id, originator_version, topic, state) "
+        "VALUES ($1, $2, 'EntConnectionsImported', $3)",
+        row["originator_id"],
+        row["originator_version"] + 1000,
+        msgspec.json.encode(raw),
+    )
+    ferry = await school_ent(projected.conn, FERRY, YEAR)
+    assert ferry is not None
+    assert [p.period for p in ferry.periods] == [1, 2, 3, 4]
