@@ -5,8 +5,8 @@ declarations, usages, ENT and GAR imports, awards) updates the school's facts; t
 between its contributions before and after (`contribution.py`) is a step of its cell's sums, at
 the moment the event was recorded. A batch's steps are sorted by that moment, so each cell gets
 a version at every moment its sums changed: the figures of any territory at any moment are the
-latest versions of its cells by then. The usage total has versions of its own: a usage added or
-removed changes it alone.
+latest versions of its cells by then. The usage total is not versioned: it is the sum of the
+counts by usage (`cell_usages`), and a usage added or removed changes those alone.
 
 Events are applied in the order the logs deliver them, which is nearly, not exactly, the order
 they were recorded in. A step earlier than its cell's latest version is added to that version,
@@ -48,7 +48,7 @@ from events.equipment import equipment_index, equipment_of
 from events.label import LabelAwarded
 from events.values import parse_school_year
 from services.reporting.cell_events import FACTS
-from services.reporting.cell_memory import CellMemory
+from services.reporting.cell_memory import CellMemory, CellSums
 from services.reporting.contribution import (
     DECLARED,
     ENT,
@@ -80,8 +80,8 @@ _json = msgspec.json.Encoder()
 Counted = tuple[tuple[str, int], ...]
 Delta = tuple[int, tuple[int, ...] | None, Counted, Counted]
 Key = tuple[int, int]  # (cell, rentrée)
-# The usage total is kept apart from the other sums (`cell_usage_totals`): what `cell_figures`
-# holds, in order.
+# The usage total is the sum of the counts by usage (`cell_usages`), not kept with the other sums:
+# what `cell_figures` holds, in order.
 _TOTAL = USAGES.offset
 FIGURE_COLUMNS = FIELDS[:_TOTAL] + FIELDS[_TOTAL + 1 :]
 ALL = (Part(0, contribution),)
@@ -408,54 +408,38 @@ class CellSteps:
     # -- writing ---------------------------------------------------------------------------------
 
     async def write(self, conn: asyncpg.Connection) -> None:
-        # Versions after a cell's latest are new rows (copied); at its latest, they replace it.
-        figures, totals, usages, resources = _Rows(), _Rows(), _Rows(), _Rows()
+        rows = _Versions()
         for key in sorted(self.steps):
             cell, rentree = key
             sums = self.memory.cell_sums(key)
-            loaded = latest = sums.at
-            total = sums.values
-            versions: dict[datetime, tuple[int, ...]] = {}
-            # A moment whose version of the other sums is taken once its last step is added.
-            due: datetime | None = None
+            rows.start(cell, rentree, sums)
             # By moment, then as applied (the sequence numbers are unique: deltas never compared).
             for at, _, (offset, values, usage, resource) in sorted(self.steps[key]):
+                latest = sums.at
                 if latest is not None and at < latest:
                     # Earlier than a version already there: added to it, inexact in between.
                     self.disorder.setdefault(cell, []).append((at, latest))
                     at = latest
-                if due is not None and due != at:
-                    versions[due] = (*total[:_TOTAL], *total[_TOTAL + 1 :])
-                    due = None
+                if at != rows.moment:
+                    rows.close_moment()
+                    rows.moment = sums.at = at
                 if values is not None:
                     for i, d in enumerate(values, offset):
-                        total[i] += d
+                        sums.values[i] += d
                     # A step of the usage total alone makes no version of the other sums.
                     if len(values) > 1 or offset != _TOTAL:
-                        due = at
-                    if offset <= _TOTAL < offset + len(values) and values[_TOTAL - offset]:
-                        totals.add(at == loaded, (cell, rentree, at), total[_TOTAL])
+                        rows.figures_due = True
                 for code, d in usage:
-                    usages.add(
-                        at == loaded, (cell, rentree, code, at), _count(sums.usages, code, d)
-                    )
+                    rows.counted[code] = _count(sums.usages, code, d)
                 if resource:
-                    used_before = set(sums.resources)
+                    used_before = sums.resources.keys() - ()
                     for name, d in resource:
                         _count(sums.resources, name, d)
                     if sums.resources.keys() != used_before:
-                        resources.add(at == loaded, (cell, rentree, at), sorted(sums.resources))
-                latest = at
-            if due is not None:
-                versions[due] = (*total[:_TOTAL], *total[_TOTAL + 1 :])
-            sums.at = latest
-            for at, v in versions.items():
-                figures.add(at == loaded, (cell, rentree, at), v)
+                        rows.resources_due = True
+            rows.close_moment()
         self.steps.clear()
-        await figures.write(conn, "cell_figures", _UPSERT_FIGURES)
-        await totals.write(conn, "cell_usage_totals", _UPSERT_TOTALS)
-        await usages.write(conn, "cell_usages", _UPSERT_USAGES)
-        await resources.write(conn, "cell_gar_resources", _UPSERT_RESOURCES)
+        await rows.write(conn)
         if self.disorder:
             spans = [(c, lo, hi) for c, found in self.disorder.items() for lo, hi in _merged(found)]
             await conn.execute(
@@ -488,6 +472,59 @@ class _Rows:
                 # Each set travels as a JSON array: unnest cannot take arrays of uneven arrays.
                 rows = [(*r[:-1], _json.encode(r[-1]).decode()) for r in rows]
             await conn.execute(upsert, *_columns(rows))
+
+
+@dataclass
+class _Versions:
+    """The versions a batch makes of its cells' sums, one a moment at most: those after a
+    cell's latest are new rows (copied); at its latest, they replace it."""
+
+    figures: _Rows = field(default_factory=_Rows)
+    usages: _Rows = field(default_factory=_Rows)
+    resources: _Rows = field(default_factory=_Rows)
+    # The usage total of the moments whose rows replace some: every row of a moment carries it.
+    totals_again: list[tuple[int, int, datetime, int]] = field(default_factory=list)
+    # The cell and school year being written, their sums, the moment their latest version had
+    # before the batch, and what the moment being stepped changed.
+    key: tuple[int, int] = (0, 0)
+    sums: CellSums = field(default_factory=CellSums)
+    loaded: datetime | None = None
+    moment: datetime | None = None
+    figures_due: bool = False
+    resources_due: bool = False
+    counted: dict[str, int] = field(default_factory=dict)
+
+    def start(self, cell: int, rentree: int, sums: CellSums) -> None:
+        self.key, self.sums, self.loaded, self.moment = (cell, rentree), sums, sums.at, None
+
+    def close_moment(self) -> None:
+        at = self.moment
+        if at is None:
+            return
+        cell, rentree = self.key
+        values, again = self.sums.values, at == self.loaded
+        if self.figures_due:
+            version = (*values[:_TOTAL], *values[_TOTAL + 1 :])
+            self.figures.add(again, (cell, rentree, at), version)
+            self.figures_due = False
+        if self.counted:
+            total = values[_TOTAL]
+            for code, schools in self.counted.items():
+                self.usages.add(again, (cell, rentree, at, code), (schools, total))
+            if again:
+                self.totals_again.append((cell, rentree, at, total))
+            self.counted.clear()
+        if self.resources_due:
+            self.resources.add(again, (cell, rentree, at), sorted(self.sums.resources))
+            self.resources_due = False
+
+    async def write(self, conn: asyncpg.Connection) -> None:
+        await self.figures.write(conn, "cell_figures", _UPSERT_FIGURES)
+        await self.usages.write(conn, "cell_usages", _UPSERT_USAGES)
+        if self.totals_again:
+            # The moment's rows of other usages, written before, take its new total too.
+            await conn.execute(_RETOTAL_USAGES, *_columns(self.totals_again))
+        await self.resources.write(conn, "cell_gar_resources", _UPSERT_RESOURCES)
 
 
 def _row(key: tuple[Any, ...], value: Any) -> tuple[Any, ...]:
@@ -530,17 +567,21 @@ def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
 
 _UPSERT_USAGES = """
     INSERT INTO reporting.cell_usages
-    SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::timestamptz[], $5::int[])
-    ON CONFLICT (cell, rentree, code, valid_from) DO UPDATE SET schools = EXCLUDED.schools"""
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::text[], $5::int[],
+                         $6::int[])
+    ON CONFLICT (cell, rentree, valid_from, code)
+    DO UPDATE SET schools = EXCLUDED.schools, total = EXCLUDED.total"""
+_RETOTAL_USAGES = """
+    UPDATE reporting.cell_usages k SET total = t.total
+    FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::int[])
+        AS t(cell, rentree, valid_from, total)
+    WHERE (k.cell, k.rentree, k.valid_from) = (t.cell, t.rentree, t.valid_from)
+      AND k.total <> t.total"""
 _UPSERT_RESOURCES = """
     INSERT INTO reporting.cell_gar_resources
     SELECT k.cell, k.rentree, k.at, ARRAY(SELECT jsonb_array_elements_text(k.r))
     FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::jsonb[]) AS k(cell, rentree, at, r)
     ON CONFLICT (cell, rentree, valid_from) DO UPDATE SET resources = EXCLUDED.resources"""
-_UPSERT_TOTALS = """
-    INSERT INTO reporting.cell_usage_totals
-    SELECT * FROM unnest($1::bigint[], $2::int[], $3::timestamptz[], $4::int[])
-    ON CONFLICT (cell, rentree, valid_from) DO UPDATE SET usages = EXCLUDED.usages"""
 
 
 _BIGINT = frozenset(("classes", "teacher", "pupil", "ent_connections", "gar_accesses"))

@@ -21,7 +21,7 @@ TRACKING = "reporting.cell_tracking"
 PARKED = "reporting.cell_parked"
 # What it writes (`sql/004_territory_figures.sql`), all but its positions and parked events.
 TABLES = (
-    "cells", "figure_years", "cell_figures", "cell_usage_totals", "cell_usages",
+    "cells", "figure_years", "cell_figures", "cell_usages",
     "cell_gar_resources", "cell_disorder", "school_facts", "cell_sums", "cell_campaigns",
 )  # fmt: skip
 

@@ -64,9 +64,9 @@ async def year_sums(
                 WHERE f.cell = c.cell AND f.rentree = y.r AND f.valid_from <= $4
                 ORDER BY f.valid_from DESC LIMIT 1) f
             LEFT JOIN LATERAL (
-                SELECT t.usages FROM reporting.cell_usage_totals t
-                WHERE t.cell = c.cell AND t.rentree = y.r AND t.valid_from <= $4
-                ORDER BY t.valid_from DESC LIMIT 1) t ON true
+                SELECT k.total AS usages FROM reporting.cell_usages k
+                WHERE k.cell = c.cell AND k.rentree = y.r AND k.valid_from <= $4
+                ORDER BY k.valid_from DESC LIMIT 1) t ON true
             WHERE c.{level} = $1
             GROUP BY y.r""",  # noqa: S608
         code,

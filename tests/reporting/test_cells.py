@@ -19,10 +19,12 @@ from infra.consumer import Delivery, read_logs
 from infra.relay import SOURCES
 from infra.settings import DatabaseSettings, NatsSettings
 from services.reporting import sums_from_cells, sums_from_members
+from services.reporting.cell_projection import CellFigures
 from services.reporting.cell_projector import CellProjector
 from services.reporting.projector import Projector, ensure_read_models
 from services.reporting.territory_sums import YearSums, territory_sums, years_of
 from tests.reporting.test_rebuild import project_live
+from tests.reporting.timeline import Timeline, at
 
 SCHOOLS = 240
 FIRST = datetime(2021, 5, 1, tzinfo=UTC)
@@ -59,6 +61,26 @@ async def held_years(conn: asyncpg.Connection, at: datetime) -> tuple[int, int] 
         at,
     )
     return None if row is None or row["lo"] is None else (row["lo"], row["hi"])
+
+
+async def assert_usage_totals_agree(conn: asyncpg.Connection) -> None:
+    """Every row of a cell's moment carries the same usage total: the sum of its usages' counts
+    then (written in several batches when the moment spans them)."""
+    wrong = await conn.fetch(
+        """SELECT m.cell, m.rentree, m.valid_from FROM (
+               SELECT DISTINCT cell, rentree, valid_from FROM reporting.cell_usages) m
+           CROSS JOIN LATERAL (
+               SELECT array_agg(DISTINCT k.total) AS totals FROM reporting.cell_usages k
+               WHERE (k.cell, k.rentree, k.valid_from) = (m.cell, m.rentree, m.valid_from)) t
+           CROSS JOIN LATERAL (
+               SELECT sum(u.schools) AS total FROM (
+                   SELECT DISTINCT ON (k.code) k.schools FROM reporting.cell_usages k
+                   WHERE k.cell = m.cell AND k.rentree = m.rentree
+                     AND k.valid_from <= m.valid_from
+                   ORDER BY k.code, k.valid_from DESC) u) s
+           WHERE t.totals <> ARRAY[s.total::int]"""
+    )
+    assert not wrong, wrong[:5]
 
 
 def differences(
@@ -133,6 +155,7 @@ async def test_cells_give_the_members_figures_at_any_moment(country: DatabaseSet
             assert sum(getattr(s, field) for s in now.values()) > 0, field
         # Applied in the order recorded, no moment of any cell is in doubt.
         assert await conn.fetchval("SELECT count(*) FROM reporting.cell_disorder") == 0
+        await assert_usage_totals_agree(conn)
     finally:
         await conn.close()
 
@@ -174,6 +197,8 @@ async def test_out_of_order_moments_are_read_from_the_members(country: DatabaseS
                 await sums_from_members.year_sums(conn, level, code, 2021, 2025, now), 2021, 2025
             )
             assert not differences(cells, members), (level, code)
+        # Steps added to a moment written by an earlier batch gave all its rows their total.
+        await assert_usage_totals_agree(conn)
     finally:
         await conn.close()
 
@@ -247,5 +272,50 @@ async def test_the_cells_judge_on_time_answers_by_the_campaigns_they_have_seen(
             late += sum(s.answered - s.on_time for s in members.values())
         # Not vacuous: some answers came after their campaign closed.
         assert late > 0
+    finally:
+        await conn.close()
+
+
+async def test_a_moment_stepped_in_several_batches_gives_all_its_rows_one_usage_total(
+    database: DatabaseSettings,
+) -> None:
+    """A register import moves two schools at one moment; the territory figures' projector
+    applies the two moves in two batches: the moment's usage rows in the new cell, written by
+    each batch, carry the total after both."""
+    conn = await asyncpg.connect(database.url)
+    try:
+        line = await Timeline(conn).start(database)
+        recorded = [
+            await line.register("0340001S", "2024-09-02T08:00:00"),
+            await line.register("0340002T", "2024-09-02T08:00:00"),
+            await line.usage("0340001S", "PROGRAMMATION", "2024-09-16T10:00:00"),
+            await line.usage("0340002T", "ROBOTIQUE", "2024-09-17T10:00:00"),
+            await line.move("0340001S", "2024-10-01T10:00:00", departement="30"),
+            await line.move("0340002T", "2024-10-01T10:00:00", departement="30"),
+        ]
+        for event in recorded:  # one batch each, as the live projector may cut them
+            fold = CellFigures()
+            fold.add(event)
+            async with conn.transaction():
+                await fold.flush(conn)
+        moved = at("2024-10-01T10:00:00")
+        rows = await conn.fetch(
+            "SELECT code, schools, total FROM reporting.cell_usages WHERE valid_from = $1 "
+            "ORDER BY total > 0, code",
+            moved,
+        )
+        # Left behind in the Hérault: none; arrived in the Gard: two usages declared (each
+        # batch wrote the row of its school's usage).
+        assert [tuple(r) for r in rows] == [
+            ("PROGRAMMATION", 0, 0), ("ROBOTIQUE", 0, 0),
+            ("PROGRAMMATION", 1, 2), ("ROBOTIQUE", 1, 2),
+        ]  # fmt: skip
+        await assert_usage_totals_agree(conn)
+        gard = await sums_from_cells.year_sums(conn, "departement", "30", 2024, 2024, moved)
+        assert gard[2024]["usages"] == 2
+        before = await sums_from_cells.year_sums(
+            conn, "departement", "34", 2024, 2024, moved - timedelta(seconds=1)
+        )
+        assert before[2024]["usages"] == 2
     finally:
         await conn.close()

@@ -56,25 +56,16 @@ CREATE TABLE IF NOT EXISTS reporting.cell_figures (
     PRIMARY KEY (cell, rentree, valid_from)
 );
 
--- How many usages a cell's schools declared in all (its `usages` sum), from each moment it
--- changed. Apart from the other sums: a usage added or removed, the most frequent event, changes
--- this one number, and would otherwise make a version of all of them.
-CREATE TABLE IF NOT EXISTS reporting.cell_usage_totals (
-    cell bigint NOT NULL,
-    rentree integer NOT NULL,
-    valid_from timestamptz NOT NULL,
-    usages integer NOT NULL,
-    PRIMARY KEY (cell, rentree, valid_from)
-);
-
--- How many of a cell's schools declared each usage, as the school year ended (or now).
+-- How many of a cell's schools declared each usage, as the school year ended (or now), and their
+-- sum, the cell's usage total, from each moment one of them changed.
 CREATE TABLE IF NOT EXISTS reporting.cell_usages (
     cell bigint NOT NULL,
     rentree integer NOT NULL,
-    code text NOT NULL,
     valid_from timestamptz NOT NULL,
+    code text NOT NULL,
     schools integer NOT NULL,
-    PRIMARY KEY (cell, rentree, code, valid_from)
+    total integer NOT NULL,  -- the cell's usage total from that moment, the same on its every row
+    PRIMARY KEY (cell, rentree, valid_from, code)
 );
 
 -- The GAR resources a cell's schools used in a school year, each time that set changed.
