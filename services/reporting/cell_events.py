@@ -1,16 +1,18 @@
-"""The events the territory figures' rebuild reads most, decoded without what their fold leaves.
+"""The events a rebuild reads most, decoded without what their folds leave.
 
 A rebuild decodes ~2.4 M events for the cells (on a national dataset), and decoding an event's
 identity (its two UUIDs, version, actor, chain and `occurred_at`) is more than half of decoding
-it, freeing them a fifth more: the fold (`cell_projection.py`) reads none of it. Each class here
+it, freeing them a fifth more: the territory figures' fold (`cell_projection.py`) reads none of
+it, nor does the reporting models' fold of usages (`declaration_projection.py`). Each class here
 is its event's class, taking the same bytes, with those fields left at a default instead of
-decoded (renamed to names no event has). They are for that fold only: never encoded, stored,
+decoded (renamed to names no event has). They are for those folds only: never encoded, stored,
 published or shown. An event of another version than the current one is decoded in full,
 through its upcasters.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from typing import TypeVar, Union, cast
 from uuid import UUID
@@ -65,19 +67,28 @@ FACTS: dict[type[Event], type[Event]] = {
 }  # fmt: skip
 
 
-def cells_decoder(types: tuple[type[Event], ...]) -> msgspec.json.Decoder[Event]:
-    """A decoder of these types, the frequent ones as their `FACTS`."""
-    stands_for = {full: facts for facts, full in FACTS.items()}
+# What the reporting models' pass may decode as `FACTS`: its fold of usages reads only the school,
+# the code and the moment (declarations it stores with who made them).
+USAGES = (UsageAdded, UsageRemoved)
+
+
+def facts_decoder(
+    types: Iterable[type[Event]], lean: Collection[type[Event]]
+) -> msgspec.json.Decoder[Event]:
+    """A decoder of these types, those in `lean` as their `FACTS`."""
+    stands_for = {full: facts for facts, full in FACTS.items() if full in lean}
     decoded = tuple(stands_for.get(t, t) for t in types)
     return msgspec.json.Decoder(Union[decoded])  # noqa: UP007 - a union built from a tuple
 
 
-class CellsDecoding:
-    """Decodes what the territory figures' fold takes; the rest, and the events of older
-    versions, as `events.decode` does."""
+class FactsDecoding:
+    """Decodes events of `types`, those in `lean` as their `FACTS` (all the frequent ones,
+    unless given); the rest, and the events of older versions, as `events.decode` does."""
 
-    def __init__(self, types: tuple[type[Event], ...]) -> None:
-        self._decoder = cells_decoder(types)
+    def __init__(
+        self, types: Iterable[type[Event]], lean: Collection[type[Event]] | None = None
+    ) -> None:
+        self._decoder = facts_decoder(types, FACTS.values() if lean is None else lean)
 
     def __call__(self, data: bytes) -> Event:
         try:

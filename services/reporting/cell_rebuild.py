@@ -9,7 +9,8 @@ over, that chunk an event at a time (the one that fails is parked).
     python -m services.reporting.cell_rebuild --schema reporting_next \\
         --before '{"declarations": 1001, "label": 501}' --generation GENERATION [--parent-stdin]
 
-prints one line `cells-result {"applied": …, "parked": …, "seconds": …, "max_rss_kib": …}`.
+prints one line `cells-result {"applied": …, "parked": …, "seconds": …, "cpu_seconds": …,
+"max_rss_kib": …}`.
 
 It writes only while the schema's generation (`meta`) is the one it was given, checked in each
 of its transactions: a pass left running by a rebuild that ended (killed, say) never writes into
@@ -36,7 +37,7 @@ import structlog
 from infra.consumer import Delivery
 from infra.relay import SOURCES
 from infra.settings import DatabaseSettings
-from services.reporting.cell_events import FACTS, CellsDecoding
+from services.reporting.cell_events import FACTS, FactsDecoding
 from services.reporting.cell_memory import CellMemory
 from services.reporting.cell_projection import CellFigures
 from services.reporting.cell_projector import TABLES
@@ -55,6 +56,7 @@ class CellsReport:
     applied: int = 0
     parked: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # of this process, user and system
     max_rss_kib: int = 0
 
 
@@ -109,7 +111,7 @@ def _cells_pass(
     types = [t.type_name() for t in CellFigures.types]
     return RebuildPass(
         conn, sources, before, start, apply, finish, park_one, types=types,
-        decode=CellsDecoding(CellFigures.types),
+        decode=FactsDecoding(CellFigures.types),
     )  # fmt: skip
 
 
@@ -127,11 +129,13 @@ async def project_cells(
         done = await _cells_pass(conn, Retargeted(conn, schema), before, generation).run()
     finally:
         await conn.close()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return CellsReport(
         applied=done.applied,
         parked=done.parked,
         seconds=time.monotonic() - started,
-        max_rss_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        max_rss_kib=usage.ru_maxrss,
     )
 
 

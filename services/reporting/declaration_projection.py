@@ -112,7 +112,9 @@ class RegisterAndDeclarations:
         await conn.copy_records_to_table(
             "usage_sets",
             schema_name="reporting",
-            records=[(u, at, list(codes)) for u, (at, codes) in m.held_sets.items()],
+            records=[
+                (u, at, _json.encode(codes).decode()) for u, (at, codes) in m.held_sets.items()
+            ],
         )
 
     # -- the register ----------------------------------------------------------------------------
@@ -238,18 +240,16 @@ class RegisterAndDeclarations:
             for (uai, at), codes in sets.items():
                 held = m.held_sets.get(uai)
                 if held is not None and held[0] != at:
-                    ready.append((uai, held[0], list(held[1])))
+                    ready.append((uai, held[0], _json.encode(held[1]).decode()))
                 m.held_sets[uai] = (at, codes)
             if ready:
                 await conn.copy_records_to_table(
                     "usage_sets", schema_name="reporting", records=ready
                 )
             return
-        # Each set travels as a JSON array: unnest cannot take arrays of uneven arrays.
         await conn.execute(
             """INSERT INTO reporting.usage_sets (uai, valid_from, codes)
-               SELECT k.uai, k.at, ARRAY(SELECT jsonb_array_elements_text(k.codes))
-               FROM unnest($1::text[], $2::timestamptz[], $3::jsonb[]) AS k(uai, at, codes)
+               SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::jsonb[])
                ON CONFLICT (uai, valid_from) DO UPDATE SET codes = EXCLUDED.codes""",
             [u for u, _ in sets],
             [at for _, at in sets],

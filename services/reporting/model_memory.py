@@ -27,6 +27,7 @@ Row = tuple[Any, ...]
 Referentiel = tuple[str, int, list[str], list[DomainDefinition]]
 
 _domains = msgspec.json.Decoder(list[DomainDefinition])
+_codes = msgspec.json.Decoder(list[str])  # a set of `usage_sets`
 
 # Column positions in the rows of `reporting.schools` and `reporting.school_versions`.
 SCHOOL_KIND, SCHOOL_CLOSED_ON, SCHOOL_REGISTERED_AT = 2, 10, 11
@@ -77,7 +78,7 @@ class ModelMemory:
         if self.complete or not wanted:
             return
         found = {
-            r["uai"]: tuple(r["codes"])
+            r["uai"]: tuple(_codes.decode(r["codes"]))
             for r in await conn.fetch(
                 """SELECT t.uai, s.codes FROM unnest($1::text[]) AS t(uai)
                    CROSS JOIN LATERAL (

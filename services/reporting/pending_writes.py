@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Protocol
 import asyncpg
 
 from events.envelope import Event
+from services.reporting.cell_events import FACTS
 from services.reporting.cell_projection import CellFigures
 from services.reporting.model_memory import ModelMemory
 
@@ -56,9 +57,11 @@ class PendingWrites:
         self.models = models or ModelMemory()
         self.folds = [cls(self.models) for cls in folds]
         self.by_type = {t: f for f in self.folds for t in f.types}
+        # A rebuild may decode some frequent events as their `FACTS`: folded as the events.
+        self.by_type |= {lean: self.by_type[t] for lean, t in FACTS.items() if t in self.by_type}
         # Sees its events besides the fold or handler that owns them, and flushes after them.
         self.cells = CellFigures()
-        self.cell_types = CellFigures.types if with_cells else ()
+        self.cell_types = frozenset((*CellFigures.types, *FACTS)) if with_cells else frozenset()
 
     def __bool__(self) -> bool:
         return bool(self.cells) or any(self.folds)

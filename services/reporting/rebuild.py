@@ -23,11 +23,13 @@ import asyncpg
 import structlog
 
 import events
+from events.codec import ALL_EVENTS
 from events.data_imports import EntConnectionsImported, GarAccessesImported
 from infra import consumer
 from infra.consumer import Delivery
 from infra.relay import SOURCES, Source
 from infra.settings import DatabaseSettings
+from services.reporting.cell_events import USAGES, FactsDecoding
 from services.reporting.cell_projector import CELLS_LOCK
 from services.reporting.cell_projector import TABLES as CELL_TABLES
 from services.reporting.cell_projector import TRACKING as CELL_TRACKING
@@ -144,7 +146,9 @@ class RebuildReport:
     positions: dict[str, int] = field(default_factory=dict)
     max_rss_kib: int = 0  # this process's peak
     models_seconds: float = 0.0  # until every read model but the territory figures was done
+    models_cpu_seconds: float = 0.0  # of this process by then (user and system)
     cells_seconds: float = 0.0  # the territory figures' process, meanwhile
+    cells_cpu_seconds: float = 0.0
     cells_max_rss_kib: int = 0
 
     @property
@@ -232,8 +236,9 @@ def _models_pass(
         await park(target, d, f"{type(exc).__name__}: {exc}")
 
     return RebuildPass(
-        conn, sources, before, start, apply, finish, park_one, progress, skipped=LEFT_TO_RECORD
-    )
+        conn, sources, before, start, apply, finish, park_one, progress, skipped=LEFT_TO_RECORD,
+        decode=FactsDecoding(ALL_EVENTS, lean=USAGES),
+    )  # fmt: skip
 
 
 async def log_ends(conn: asyncpg.Connection, sources: list[Source]) -> dict[str, int]:
@@ -311,6 +316,8 @@ async def rebuild(
             for statement in indexes:
                 await conn.execute(statement)
             report.models_seconds = time.monotonic() - started
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            report.models_cpu_seconds = usage.ru_utime + usage.ru_stime
             cells_report = await _finish_cells(cells)
         finally:
             if cells.returncode is None:
@@ -325,6 +332,7 @@ async def rebuild(
         positions = {s.service: 0 for s in sources} | models.positions
         report.parked += cells_report["parked"]
         report.cells_seconds = cells_report["seconds"]
+        report.cells_cpu_seconds = cells_report["cpu_seconds"]
         report.cells_max_rss_kib = cells_report["max_rss_kib"]
         # Statistics for the planner before the new models serve; autovacuum would get there
         # at an unknown moment.
@@ -368,7 +376,9 @@ async def rebuild(
         parked=report.parked,
         seconds=round(report.seconds, 2),
         models_seconds=round(report.models_seconds, 2),
+        models_cpu_seconds=round(report.models_cpu_seconds, 2),
         cells_seconds=round(report.cells_seconds, 2),
+        cells_cpu_seconds=round(report.cells_cpu_seconds, 2),
         per_second=round(report.per_second),
     )
     return report

@@ -23,6 +23,8 @@ from services.reporting.label_standing import SchoolLabel, label_share, school_l
 from services.reporting.territory import TerritoryFigures, year_figures
 from services.reporting.territory_sums import territory_sums
 
+_codes = msgspec.json.Decoder(list[str])  # a set of `usage_sets`, a JSON array
+
 
 class Usage(msgspec.Struct):
     code: str
@@ -151,12 +153,12 @@ async def default_school_year(conn: asyncpg.Connection, academie: str, at: datet
 
 def usages_at(sets: list[asyncpg.Record], until: datetime) -> list[str]:
     """The codes of the latest set recorded by `until` (`sets` in recording order)."""
-    codes: list[str] = []
+    latest = None
     for s in sets:
         if s["valid_from"] > until:
             break
-        codes = s["codes"]
-    return codes
+        latest = s["codes"]
+    return [] if latest is None else _codes.decode(latest)
 
 
 def end_of(rentree: int) -> datetime:

@@ -87,7 +87,7 @@ _USAGES = (
             SELECT s.codes FROM reporting.usage_sets s
             WHERE s.uai = m.uai AND s.valid_from <= y.until
             ORDER BY s.valid_from DESC LIMIT 1) u)
-    SELECT h.r, c.code, count(*) AS schools FROM held h CROSS JOIN unnest(h.codes) AS c(code)
+    SELECT h.r, c.code, count(*) AS schools FROM held h CROSS JOIN jsonb_array_elements_text(h.codes) AS c(code)
     GROUP BY h.r, c.code ORDER BY h.r, count(*) DESC, c.code"""
 )
 

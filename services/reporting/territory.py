@@ -152,7 +152,7 @@ async def territory_schools(
                 WHERE d.uai = m.uai AND d.rentree <= $2 AND d.valid_from <= $3
                 ORDER BY d.rentree DESC, d.valid_from DESC LIMIT 1) d ON true
             LEFT JOIN LATERAL (
-                SELECT cardinality(s.codes) AS n FROM reporting.usage_sets s
+                SELECT jsonb_array_length(s.codes) AS n FROM reporting.usage_sets s
                 WHERE s.uai = m.uai AND s.valid_from <= $3
                 ORDER BY s.valid_from DESC LIMIT 1) u ON true
             ORDER BY m.uai""",

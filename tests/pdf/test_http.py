@@ -84,7 +84,7 @@ async def seed(conn: asyncpg.Connection) -> None:
         "INSERT INTO reporting.usage_sets (uai, valid_from, codes) VALUES ($1, $2, $3)",
         UAI,
         DECLARED,
-        ["COMMUNICATION_FAMILLES", "CORRESPONDANCE_SCOLAIRE"],
+        '["COMMUNICATION_FAMILLES", "CORRESPONDANCE_SCOLAIRE"]',
     )
     await conn.execute(
         "INSERT INTO reporting.label_standing (uai, referentiel_version, domain_levels, "

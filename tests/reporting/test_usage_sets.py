@@ -4,6 +4,7 @@ batches the projector folded them in."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import datetime
 
@@ -64,6 +65,7 @@ async def test_usage_sets_are_the_changes_replayed(database: DatabaseSettings) -
         moments = {(uai, c.recorded_at) for uai, rows in changes.items() for c in rows}
         assert {(s["uai"], s["valid_from"]) for s in sets} == moments
         for s in sets:
-            assert sorted(s["codes"]) == replayed(changes[s["uai"]], s["valid_from"])
+            codes = json.loads(s["codes"])
+            assert codes == sorted(codes) == replayed(changes[s["uai"]], s["valid_from"])
     finally:
         await conn.close()

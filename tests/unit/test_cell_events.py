@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 import events
-from events.codec import UPCASTERS
+from events.codec import ALL_EVENTS, UPCASTERS
 from events.data_imports import (
     EntConnections,
     EntConnectionsImported,
@@ -27,8 +27,11 @@ from events.declarations import (
 )
 from events.envelope import Actor, Event
 from infra.event_store import new_event
-from services.reporting.cell_events import FACTS, CellsDecoding
+from services.reporting.cell_events import FACTS, USAGES, FactsDecoding
 from services.reporting.cell_projection import CellFigures
+from services.reporting.model_memory import ModelMemory
+from services.reporting.pending_writes import PendingWrites
+from services.reporting.projection import FOLDS
 from tests.support import answers
 
 DIRECTOR = Actor("directeur-0340001S", "directeur")
@@ -51,7 +54,7 @@ SAMPLES: list[Event] = [
               uai="0340001S", school_year="2025-2026", actor=DIRECTOR, answers=answers(),
               confirmed_from="2024-2025"),
 ]  # fmt: skip
-decode = CellsDecoding(CellFigures.types)
+decode = FactsDecoding(CellFigures.types)
 # What the fold reads of an event (its payload and where and when it was recorded).
 IDENTITY = {"event_id", "originator_id", "originator_version", "occurred_at", "actor", "chain"}
 
@@ -102,3 +105,25 @@ def test_bytes_that_are_no_event_are_refused() -> None:
         decode(b"{not json")
     with pytest.raises(events.EventDecodeError):
         decode(b'{"type": "NoSuchEvent", "schema_version": 1}')
+
+
+def test_the_reporting_models_pass_decodes_only_usages_without_their_identity() -> None:
+    models = FactsDecoding(ALL_EVENTS, lean=USAGES)
+    for sample in SAMPLES:
+        decoded = models(events.encode(sample))
+        if isinstance(sample, USAGES):
+            assert FACTS[type(decoded)] is type(sample)
+            assert fold_fields(decoded) == fold_fields(sample)
+        else:
+            # Declarations are stored with who made them.
+            assert decoded == sample
+
+
+def test_the_reporting_models_fold_takes_usages_decoded_without_their_identity() -> None:
+    pending = PendingWrites(FOLDS, ModelMemory(complete=True), with_cells=False)
+    models = FactsDecoding(ALL_EVENTS, lean=USAGES)
+    for sample in SAMPLES[:2]:
+        decoded = models(events.encode(sample))
+        assert type(decoded) is not type(sample)
+        assert pending.add(decoded)
+    assert pending

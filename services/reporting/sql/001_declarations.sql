@@ -54,11 +54,13 @@ CREATE TABLE IF NOT EXISTS reporting.usage_catalogue (
 );
 
 -- Each school's whole set of usages after each moment it changed: its usages at a moment are
--- one lookup, not a replay of its changes.
+-- one lookup, not a replay of its changes. The set is a JSON array of codes, sorted: a rebuild
+-- copies ~1 M of them, and the driver encodes a JSON text six times faster than a text[] (which
+-- it encodes element by element).
 CREATE TABLE IF NOT EXISTS reporting.usage_sets (
     uai text NOT NULL,
     valid_from timestamptz NOT NULL,
-    codes text[] NOT NULL,
+    codes jsonb NOT NULL,
     PRIMARY KEY (uai, valid_from)
 );
 
