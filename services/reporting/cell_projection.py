@@ -127,9 +127,8 @@ class CellSteps:
     """Applies events to a memory's facts, collecting the steps of the cells' sums."""
 
     memory: CellMemory
-    steps: dict[Key, list[tuple[datetime, int, Delta]]] = field(default_factory=dict)
+    steps: dict[Key, list[tuple[datetime, Delta]]] = field(default_factory=dict)
     disorder: dict[int, list[tuple[datetime, datetime]]] = field(default_factory=dict)
-    seq: int = 0
     # The school years held, in order, with the moment each ends; from when to when they run.
     held: list[tuple[int, datetime]] = field(init=False)
     span: tuple[datetime, datetime] | None = field(init=False)
@@ -208,8 +207,7 @@ class CellSteps:
             self.step(facts, cell, rentree, at, delta)
 
     def step(self, facts: SchoolFacts, cell: int, rentree: int, at: datetime, delta: Delta) -> None:
-        self.steps.setdefault((cell, rentree), []).append((at, self.seq, delta))
-        self.seq += 1
+        self.steps.setdefault((cell, rentree), []).append((at, delta))
         if facts.last_at is not None and at < facts.last_at:
             # Applied after a later event of the same school: inexact in between.
             for c in _cells_between(facts, at, facts.last_at):
@@ -413,8 +411,8 @@ class CellSteps:
             cell, rentree = key
             sums = self.memory.cell_sums(key)
             rows.start(cell, rentree, sums)
-            # By moment, then as applied (the sequence numbers are unique: deltas never compared).
-            for at, _, (offset, values, usage, resource) in sorted(self.steps[key]):
+            # By moment, then as applied (a stable sort on the moment alone).
+            for at, (offset, values, usage, resource) in sorted(self.steps[key], key=_moment):
                 latest = sums.at
                 if latest is not None and at < latest:
                     # Earlier than a version already there: added to it, inexact in between.
@@ -453,21 +451,17 @@ class CellSteps:
 
 @dataclass
 class _Rows:
-    """Rows of a versioned table: new ones, and ones replacing the version at the same key."""
+    """Rows of a versioned table: new ones, and ones replacing the version at the same key (a
+    batch makes one version of a cell's sums a moment at most: no key twice)."""
 
-    new: dict[tuple[Any, ...], Any] = field(default_factory=dict)
-    again: dict[tuple[Any, ...], Any] = field(default_factory=dict)
-
-    def add(self, replacing: bool, key: tuple[Any, ...], value: Any) -> None:
-        (self.again if replacing else self.new)[key] = value
+    new: list[tuple[Any, ...]] = field(default_factory=list)
+    again: list[tuple[Any, ...]] = field(default_factory=list)
 
     async def write(self, conn: asyncpg.Connection, table: str, upsert: str) -> None:
         if self.new:
-            await conn.copy_records_to_table(
-                table, schema_name="reporting", records=[_row(k, v) for k, v in self.new.items()]
-            )
+            await conn.copy_records_to_table(table, schema_name="reporting", records=self.new)
         if self.again:
-            rows = [_row(k, v) for k, v in self.again.items()]
+            rows = self.again
             if table == "cell_gar_resources":
                 # Each set travels as a JSON array: unnest cannot take arrays of uneven arrays.
                 rows = [(*r[:-1], _json.encode(r[-1]).decode()) for r in rows]
@@ -504,18 +498,19 @@ class _Versions:
         cell, rentree = self.key
         values, again = self.sums.values, at == self.loaded
         if self.figures_due:
-            version = (*values[:_TOTAL], *values[_TOTAL + 1 :])
-            self.figures.add(again, (cell, rentree, at), version)
+            rows = self.figures.again if again else self.figures.new
+            rows.append((cell, rentree, at, *values[:_TOTAL], *values[_TOTAL + 1 :]))
             self.figures_due = False
         if self.counted:
             total = values[_TOTAL]
-            for code, schools in self.counted.items():
-                self.usages.add(again, (cell, rentree, at, code), (schools, total))
+            rows = self.usages.again if again else self.usages.new
+            rows += [(cell, rentree, at, code, n, total) for code, n in self.counted.items()]
             if again:
                 self.totals_again.append((cell, rentree, at, total))
             self.counted.clear()
         if self.resources_due:
-            self.resources.add(again, (cell, rentree, at), sorted(self.sums.resources))
+            rows = self.resources.again if again else self.resources.new
+            rows.append((cell, rentree, at, sorted(self.sums.resources)))
             self.resources_due = False
 
     async def write(self, conn: asyncpg.Connection) -> None:
@@ -527,8 +522,8 @@ class _Versions:
         await self.resources.write(conn, "cell_gar_resources", _UPSERT_RESOURCES)
 
 
-def _row(key: tuple[Any, ...], value: Any) -> tuple[Any, ...]:
-    return (*key, *value) if isinstance(value, tuple) else (*key, value)
+def _moment(step: tuple[datetime, Delta]) -> datetime:
+    return step[0]
 
 
 def _count(counts: dict[str, int], name: str, delta: int) -> int:
