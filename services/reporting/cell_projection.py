@@ -22,6 +22,7 @@ read from the cells from then on.
 from __future__ import annotations
 
 import sys
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -127,11 +128,16 @@ class CellSteps:
     """Applies events to a memory's facts, collecting the steps of the cells' sums."""
 
     memory: CellMemory
-    steps: dict[Key, list[tuple[datetime, Delta]]] = field(default_factory=dict)
+    steps: defaultdict[Key, list[tuple[datetime, Delta]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     disorder: dict[int, list[tuple[datetime, datetime]]] = field(default_factory=dict)
     # The school years held, in order, with the moment each ends; from when to when they run.
     held: list[tuple[int, datetime]] = field(init=False)
     span: tuple[datetime, datetime] | None = field(init=False)
+    # The schools of each académie, grouped when a campaign first asks (None: not yet, or a
+    # school has moved since): the campaigns of a year open in every académie at once.
+    grouped: dict[str, list[str]] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.years_changed()
@@ -207,7 +213,7 @@ class CellSteps:
             self.step(facts, cell, rentree, at, delta)
 
     def step(self, facts: SchoolFacts, cell: int, rentree: int, at: datetime, delta: Delta) -> None:
-        self.steps.setdefault((cell, rentree), []).append((at, delta))
+        self.steps[(cell, rentree)].append((at, delta))
         if facts.last_at is not None and at < facts.last_at:
             # Applied after a later event of the same school: inexact in between.
             for c in _cells_between(facts, at, facts.last_at):
@@ -264,6 +270,8 @@ class CellSteps:
             return
 
         def place() -> None:
+            if facts.academie != e.details.academie:
+                self.grouped = None
             facts.cell, facts.academie = cell, e.details.academie
             facts.places.append((at, cell))
 
@@ -389,10 +397,11 @@ class CellSteps:
         if closes == known:
             return
         # The schools of the académie that answered for the year (loaded beforehand).
+        schools = self.memory.schools
         answered = [
             uai
-            for uai, f in self.memory.schools.items()
-            if f.academie == e.academie and rentree in f.answers and f.cell is not None
+            for uai in self.members(e.academie)
+            if rentree in (f := schools[uai]).answers and f.cell is not None
         ]
         closes_before = dict(self.memory.campaigns)
         before = {u: DECLARED.of(self.memory.schools[u], rentree, closes_before) for u in answered}
@@ -402,6 +411,15 @@ class CellSteps:
             assert facts.cell is not None
             new = DECLARED.of(facts, rentree, self.memory.campaigns)
             self.emit(facts, facts.cell, rentree, e.recorded_at, before[uai], new, DECLARED.offset)
+
+    def members(self, academie: str) -> list[str]:
+        """The schools of an académie (the memory's: live, those loaded)."""
+        if self.grouped is None:
+            self.grouped = defaultdict(list)
+            for uai, f in self.memory.schools.items():
+                if f.academie is not None:
+                    self.grouped[f.academie].append(uai)
+        return self.grouped.get(academie, [])
 
     # -- writing ---------------------------------------------------------------------------------
 
