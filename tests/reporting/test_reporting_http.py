@@ -33,6 +33,9 @@ async def client(database: DatabaseSettings, auth: AuthSettings) -> AsyncIterato
     await timeline.campaign("2024-2025", "2024-06-21T08:00:00", date(2024, 9, 27))
     await timeline.declare(A, "2024-2025", "2024-07-01T10:00:00", B1=8, B2=0, B3=8, C3=8)
     await timeline.declare(A, "2024-2025", "2025-10-01T10:00:00", B1=0, B2=0, B3=0, C3=0)
+    await timeline.usage(B, "ROBOTIQUE", "2024-07-01T10:00:00")
+    await timeline.usage(B, "PROGRAMMATION", "2024-07-01T10:00:00")
+    await timeline.usage(B, "ROBOTIQUE", "2025-02-01T10:00:00", added=False)
     await conn.close()
     async with AsyncTestClient(create_app(database, auth)) as c:
         yield c
@@ -132,6 +135,16 @@ async def test_the_school_rows_export_as_a_french_csv(client: Client, auth: Auth
     lines = r.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("uai;nom;type;commune;a_repondu;indice_equipement")
     assert lines[1].startswith(f"{A};École Jules Ferry;ecole;Montpellier;oui;3;8;8;8;")
+    # A school's usages as they stood then, and later.
+    for moment, usages in (("2025-01-01", 2), ("2025-03-01", 1)):
+        other = await client.get(
+            "/api/v1/territories/circonscription/34-C2/schools.csv",
+            params={"as_of": moment},
+            headers=bearer(auth, Role.LECTEUR, "departement:34"),
+        )
+        row = other.content.decode("utf-8-sig").splitlines()[1]
+        assert row.startswith(f"{B};")
+        assert row.endswith(f";{usages}")
 
 
 async def test_the_history_is_for_auditors_admins_and_the_school_head(
