@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from bisect import bisect_right
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar, Protocol
@@ -160,7 +160,7 @@ async def read_logs(
     topics: Sequence[str] | None = None,
     decode: Decode = events.decode,
     skipped: Sequence[str] | None = None,
-) -> AsyncIterator[list[Delivery]]:
+) -> AsyncGenerator[list[Delivery], None]:
     """The events of several logs after their positions (and before `before`), as one sequence
     in the order they were recorded: each log in its own order, the logs interleaved by the
     moment their events were recorded (read one log after the other, the events of the second

@@ -122,13 +122,17 @@ async def project_cells(
     `generation` (`Superseded` once it is not)."""
     started = time.monotonic()
     conn: asyncpg.Connection = await asyncpg.connect(database.url)
+    reader: asyncpg.Connection = await asyncpg.connect(database.url)
     # What it writes serves only once its rebuild switches over, in a transaction of its own
     # that waits for its commit to be flushed: each of its chunks need not.
     await conn.execute("SET synchronous_commit = off")
     try:
-        done = await _cells_pass(conn, Retargeted(conn, schema), before, generation).run()
+        cells = _cells_pass(conn, Retargeted(conn, schema), before, generation)
+        cells.reader = reader
+        done = await cells.run()
     finally:
         await conn.close()
+        await reader.close()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return CellsReport(
         applied=done.applied,

@@ -9,9 +9,10 @@ parked). Nothing is copied to undo in the common case, where nothing fails.
 
 from __future__ import annotations
 
+import asyncio
 import gc
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import aclosing, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
@@ -52,6 +53,7 @@ class Undoable(Protocol):
 
 
 M = TypeVar("M", bound=Undoable)
+T = TypeVar("T")
 
 
 @contextmanager
@@ -75,6 +77,24 @@ def collected_every(chunks: int) -> Iterator[Callable[[], None]]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+async def read_ahead(items: AsyncIterator[T]) -> AsyncGenerator[T, None]:
+    """The items of `items`, the next one read while the current one is used."""
+    pending: asyncio.Future[T] = asyncio.ensure_future(anext(items))
+    try:
+        while True:
+            try:
+                item = await pending
+            except StopAsyncIteration:
+                return
+            pending = asyncio.ensure_future(anext(items))
+            yield item
+    finally:
+        if not pending.done():
+            pending.cancel()
+            with suppress(asyncio.CancelledError, StopAsyncIteration):
+                await pending
 
 
 @dataclass
@@ -123,6 +143,9 @@ class RebuildPass(Generic[M]):
     types: Sequence[str] | None = None  # only the events of these types, if given
     skipped: Sequence[str] | None = None  # none of these
     decode: Decode = events.decode
+    # A connection of its own to read the logs on: the next chunk is then read while one is
+    # applied (the applying connection's round trips, `COPY`s and commits, go on meanwhile).
+    reader: asyncpg.Connection | None = None
 
     async def run(self) -> PassReport:
         careful: set[int] = set()
@@ -136,36 +159,47 @@ class RebuildPass(Generic[M]):
     async def _pass(self, careful: set[int]) -> PassReport:
         report = PassReport()
         memory = await self.start()
-        with collected_every(COLLECT_EVERY) as chunk_done:
-            index = 0
-            async for chunk in read_logs(
-                self.conn, self.sources, {}, self.before, CHUNK, self.types, self.decode,
-                self.skipped,
-            ):  # fmt: skip
-                if index in careful:
-                    for d in chunk:
-                        applied = await self._apply_alone(d, memory)
-                        report.applied += applied
-                        report.parked += not applied
-                else:
-                    try:
-                        await self.apply(chunk, memory)
-                    except _NOT_THE_EVENTS:
-                        raise
-                    except Exception as exc:
-                        raise _ChunkFailed(index) from exc
-                    report.applied += len(chunk)
-                moved = report.cover(_last_positions(chunk))
-                if self.progress is not None:
-                    self.progress(moved)
-                index += 1
-                chunk_done()
+        chunks = read_logs(
+            self.reader or self.conn, self.sources, {}, self.before, CHUNK, self.types,
+            self.decode, self.skipped,
+        )  # fmt: skip
+        if self.reader is not None:
+            chunks = read_ahead(chunks)
+        # Closed however the pass ends: a read ahead may be under way on the reader connection,
+        # which the next pass reads on.
+        async with aclosing(chunks):
+            with collected_every(COLLECT_EVERY) as chunk_done:
+                index = 0
+                async for chunk in chunks:
+                    await self._apply_chunk(chunk, index, careful, memory, report)
+                    index += 1
+                    chunk_done()
         # Up to the ends, past the last events of the types read.
         moved = report.cover({s.service: self.before[s.service] - 1 for s in self.sources})
         if self.progress is not None and moved:
             self.progress(moved)
         await self.finish(memory)
         return report
+
+    async def _apply_chunk(
+        self, chunk: list[Delivery], index: int, careful: set[int], memory: M, report: PassReport
+    ) -> None:
+        if index in careful:
+            for d in chunk:
+                applied = await self._apply_alone(d, memory)
+                report.applied += applied
+                report.parked += not applied
+        else:
+            try:
+                await self.apply(chunk, memory)
+            except _NOT_THE_EVENTS:
+                raise
+            except Exception as exc:
+                raise _ChunkFailed(index) from exc
+            report.applied += len(chunk)
+        moved = report.cover(_last_positions(chunk))
+        if self.progress is not None:
+            self.progress(moved)
 
     async def _apply_alone(self, d: Delivery, memory: M) -> bool:
         """One event, undone in memory if it fails (then parked): False when it was."""
