@@ -404,7 +404,7 @@ class CellSteps:
             if rentree in (f := schools[uai]).answers and f.cell is not None
         ]
         closes_before = dict(self.memory.campaigns)
-        before = {u: DECLARED.of(self.memory.schools[u], rentree, closes_before) for u in answered}
+        before = {u: DECLARED.of(schools[u], rentree, closes_before) for u in answered}
         self.memory.set_campaign(e.academie, rentree, closes)
         for uai in answered:
             facts = self.memory.school(uai)
@@ -626,6 +626,8 @@ class CellFigures:
     )  # fmt: skip
 
     memory: CellMemory | None = None  # kept by a rebuild; a fresh one each flush otherwise
+    # Its classes, and a rebuild's lean ones (`FACTS`), which it takes as the events.
+    folded: ClassVar[frozenset[type[Event]]] = frozenset((*types, *FACTS))
     events: list[Event] = field(default_factory=list)
 
     def __bool__(self) -> bool:

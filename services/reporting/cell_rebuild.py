@@ -37,7 +37,7 @@ import structlog
 from infra.consumer import Delivery
 from infra.relay import SOURCES
 from infra.settings import DatabaseSettings
-from services.reporting.cell_events import FACTS, FactsDecoding
+from services.reporting.cell_events import FactsDecoding
 from services.reporting.cell_memory import CellMemory
 from services.reporting.cell_projection import CellFigures
 from services.reporting.cell_projector import TABLES
@@ -61,8 +61,6 @@ class CellsReport:
 
 
 _PARKED_HERE = "territory figures: "
-# The classes of what the pass decodes and folds (the frequent events' as their `FACTS`).
-_FOLDED = frozenset((*CellFigures.types, *FACTS))
 
 
 async def _fence(target: Retargeted, generation: str) -> None:
@@ -94,7 +92,7 @@ def _cells_pass(
             await _fence(target, generation)
             fold = CellFigures(memory)
             for d in deliveries:
-                if d.event is not None and type(d.event) in _FOLDED:
+                if d.event is not None and type(d.event) in CellFigures.folded:
                     fold.add(d.event)
             await fold.flush(target)
 

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import asyncpg
-import msgspec
 
 from events.declarations import (
     DeclarationConfirmed,
@@ -35,10 +34,9 @@ from services.reporting.model_memory import (
     VERSION_FROM,
     ModelMemory,
     Row,
+    stored_codes,
 )
 from services.reporting.pending_writes import columns
-
-_json = msgspec.json.Encoder()
 
 RegisterEvent = SchoolRegistered | SchoolDetailsChanged | SchoolClosed
 
@@ -112,9 +110,7 @@ class RegisterAndDeclarations:
         await conn.copy_records_to_table(
             "usage_sets",
             schema_name="reporting",
-            records=[
-                (u, at, _json.encode(codes).decode()) for u, (at, codes) in m.held_sets.items()
-            ],
+            records=[(u, at, stored_codes(codes)) for u, (at, codes) in m.held_sets.items()],
         )
 
     # -- the register ----------------------------------------------------------------------------
@@ -240,7 +236,7 @@ class RegisterAndDeclarations:
             for (uai, at), codes in sets.items():
                 held = m.held_sets.get(uai)
                 if held is not None and held[0] != at:
-                    ready.append((uai, held[0], _json.encode(held[1]).decode()))
+                    ready.append((uai, held[0], stored_codes(held[1])))
                 m.held_sets[uai] = (at, codes)
             if ready:
                 await conn.copy_records_to_table(
@@ -253,5 +249,5 @@ class RegisterAndDeclarations:
                ON CONFLICT (uai, valid_from) DO UPDATE SET codes = EXCLUDED.codes""",
             [u for u, _ in sets],
             [at for _, at in sets],
-            [_json.encode(codes).decode() for codes in sets.values()],
+            [stored_codes(codes) for codes in sets.values()],
         )

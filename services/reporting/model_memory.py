@@ -27,7 +27,19 @@ Row = tuple[Any, ...]
 Referentiel = tuple[str, int, list[str], list[DomainDefinition]]
 
 _domains = msgspec.json.Decoder(list[DomainDefinition])
-_codes = msgspec.json.Decoder(list[str])  # a set of `usage_sets`
+_decode_codes = msgspec.json.Decoder(list[str]).decode
+_encode_codes = msgspec.json.Encoder().encode
+
+
+def usage_codes(stored: str) -> list[str]:
+    """The codes of a set of `usage_sets` (a JSON array, as asyncpg gives a jsonb)."""
+    return _decode_codes(stored)
+
+
+def stored_codes(codes: tuple[str, ...]) -> str:
+    """A set of usage codes as `usage_sets` stores it."""
+    return _encode_codes(codes).decode()
+
 
 # Column positions in the rows of `reporting.schools` and `reporting.school_versions`.
 SCHOOL_KIND, SCHOOL_CLOSED_ON, SCHOOL_REGISTERED_AT = 2, 10, 11
@@ -78,7 +90,7 @@ class ModelMemory:
         if self.complete or not wanted:
             return
         found = {
-            r["uai"]: tuple(_codes.decode(r["codes"]))
+            r["uai"]: tuple(usage_codes(r["codes"]))
             for r in await conn.fetch(
                 """SELECT t.uai, s.codes FROM unnest($1::text[]) AS t(uai)
                    CROSS JOIN LATERAL (

@@ -61,7 +61,7 @@ class PendingWrites:
         self.by_type |= {lean: self.by_type[t] for lean, t in FACTS.items() if t in self.by_type}
         # Sees its events besides the fold or handler that owns them, and flushes after them.
         self.cells = CellFigures()
-        self.cell_types = frozenset((*CellFigures.types, *FACTS)) if with_cells else frozenset()
+        self.cell_types = CellFigures.folded if with_cells else frozenset()
 
     def __bool__(self) -> bool:
         return bool(self.cells) or any(self.folds)

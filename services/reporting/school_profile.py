@@ -20,10 +20,9 @@ from services.reporting.ent_gar import (
     school_gar_years,
 )
 from services.reporting.label_standing import SchoolLabel, label_share, school_label
+from services.reporting.model_memory import usage_codes
 from services.reporting.territory import TerritoryFigures, year_figures
 from services.reporting.territory_sums import territory_sums
-
-_codes = msgspec.json.Decoder(list[str])  # a set of `usage_sets`, a JSON array
 
 
 class Usage(msgspec.Struct):
@@ -158,7 +157,7 @@ def usages_at(sets: list[asyncpg.Record], until: datetime) -> list[str]:
         if s["valid_from"] > until:
             break
         latest = s["codes"]
-    return [] if latest is None else _codes.decode(latest)
+    return [] if latest is None else usage_codes(latest)
 
 
 def end_of(rentree: int) -> datetime:
