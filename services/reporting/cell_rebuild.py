@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass
 
 import asyncpg
@@ -75,7 +76,11 @@ async def _fence(target: Retargeted, generation: str) -> None:
 
 
 def _cells_pass(
-    conn: asyncpg.Connection, target: Retargeted, before: dict[str, int], generation: str
+    conn: asyncpg.Connection,
+    reader: asyncpg.Connection,
+    target: Retargeted,
+    before: dict[str, int],
+    generation: str,
 ) -> RebuildPass[CellMemory]:
     async def start() -> CellMemory:
         async with conn.transaction():
@@ -109,7 +114,7 @@ def _cells_pass(
     types = [t.type_name() for t in CellFigures.types]
     return RebuildPass(
         conn, sources, before, start, apply, finish, park_one, types=types,
-        decode=FactsDecoding(CellFigures.types),
+        decode=FactsDecoding(CellFigures.types), reader=reader,
     )  # fmt: skip
 
 
@@ -119,18 +124,15 @@ async def project_cells(
     """The cells of every event before the positions `before`, into `schema` while it is of
     `generation` (`Superseded` once it is not)."""
     started = time.monotonic()
-    conn: asyncpg.Connection = await asyncpg.connect(database.url)
-    reader: asyncpg.Connection = await asyncpg.connect(database.url)
-    # What it writes serves only once its rebuild switches over, in a transaction of its own
-    # that waits for its commit to be flushed: each of its chunks need not.
-    await conn.execute("SET synchronous_commit = off")
-    try:
-        cells = _cells_pass(conn, Retargeted(conn, schema), before, generation)
-        cells.reader = reader
-        done = await cells.run()
-    finally:
-        await conn.close()
-        await reader.close()
+    async with AsyncExitStack() as connections:
+        conn: asyncpg.Connection = await asyncpg.connect(database.url)
+        connections.push_async_callback(conn.close)
+        reader: asyncpg.Connection = await asyncpg.connect(database.url)
+        connections.push_async_callback(reader.close)
+        # What it writes serves only once its rebuild switches over, in a transaction of its
+        # own that waits for its commit to be flushed: each of its chunks need not.
+        await conn.execute("SET synchronous_commit = off")
+        done = await _cells_pass(conn, reader, Retargeted(conn, schema), before, generation).run()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return CellsReport(
         applied=done.applied,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
 from contextlib import aclosing, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
@@ -79,8 +79,9 @@ def collected_every(chunks: int) -> Iterator[Callable[[], None]]:
             gc.enable()
 
 
-async def read_ahead(items: AsyncIterator[T]) -> AsyncGenerator[T, None]:
-    """The items of `items`, the next one read while the current one is used."""
+async def read_ahead(items: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
+    """The items of `items`, the next one read while the current one is used. Closed, it
+    closes `items`, whether a read was under way or already done."""
     pending: asyncio.Future[T] = asyncio.ensure_future(anext(items))
     try:
         while True:
@@ -91,10 +92,11 @@ async def read_ahead(items: AsyncIterator[T]) -> AsyncGenerator[T, None]:
             pending = asyncio.ensure_future(anext(items))
             yield item
     finally:
-        if not pending.done():
-            pending.cancel()
-            with suppress(asyncio.CancelledError, StopAsyncIteration):
-                await pending
+        pending.cancel()  # nothing, if it is done
+        # Its item, or what it raised, is not wanted any more: retrieved, not logged as lost.
+        with suppress(Exception, asyncio.CancelledError):
+            await pending
+        await items.aclose()
 
 
 @dataclass

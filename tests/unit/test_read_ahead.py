@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import gc
+from collections.abc import AsyncGenerator
 
 import pytest
 
@@ -13,7 +14,7 @@ from services.reporting.rebuild_pass import read_ahead
 async def test_the_next_item_is_read_while_the_current_one_is_used() -> None:
     asked: list[int] = []
 
-    async def items() -> AsyncIterator[int]:
+    async def items() -> AsyncGenerator[int, None]:
         for i in range(4):
             asked.append(i)
             await asyncio.sleep(0)
@@ -29,7 +30,7 @@ async def test_the_next_item_is_read_while_the_current_one_is_used() -> None:
 
 
 async def test_a_reader_that_fails_fails_the_pass_on_its_item() -> None:
-    async def items() -> AsyncIterator[int]:
+    async def items() -> AsyncGenerator[int, None]:
         yield 0
         raise ConnectionResetError("gone")
 
@@ -47,7 +48,7 @@ async def test_a_reader_that_fails_fails_the_pass_on_its_item() -> None:
 async def test_a_pass_that_stops_early_stops_the_reader() -> None:
     closed = asyncio.Event()
 
-    async def items() -> AsyncIterator[int]:
+    async def items() -> AsyncGenerator[int, None]:
         try:
             for i in range(100):
                 await asyncio.sleep(0)
@@ -62,3 +63,42 @@ async def test_a_pass_that_stops_early_stops_the_reader() -> None:
     await ahead.aclose()
     assert closed.is_set()
     assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+
+async def test_a_pass_that_stops_once_the_next_item_is_read_closes_the_reader() -> None:
+    closed = asyncio.Event()
+
+    async def items() -> AsyncGenerator[int, None]:
+        try:
+            for i in range(100):
+                yield i  # at once: the read ahead is done before the item is used
+        finally:
+            closed.set()
+
+    ahead = read_ahead(items())
+    async for item in ahead:
+        await asyncio.sleep(0.01)
+        if item == 2:
+            break
+    await ahead.aclose()
+    assert closed.is_set()
+
+
+async def test_what_the_read_ahead_raised_after_the_pass_stopped_is_not_left_unretrieved() -> None:
+    lost: list[dict[str, object]] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, context: lost.append(context))
+
+    async def items() -> AsyncGenerator[int, None]:
+        yield 0
+        raise ConnectionResetError("gone")
+
+    ahead = read_ahead(items())
+    async for _ in ahead:
+        await asyncio.sleep(0.01)  # the read of the next item fails meanwhile
+        break
+    await ahead.aclose()
+    gc.collect()  # a future dropped with its exception unretrieved reports it then
+    await asyncio.sleep(0)
+    loop.set_exception_handler(None)
+    assert lost == []
