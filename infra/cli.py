@@ -148,7 +148,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"  {name:13} http://{args.host}:{args.port_base + i}  (OpenAPI : /schema)")
     print(f"  PostgreSQL    {servers.database_url}")
     print(f"  NATS          {servers.nats_url}")
-    print("Jeton de test : numecole token --role directeur --scope 0340001" + "…")
+    # A school of the demo register: the command works as printed once `--demo` has loaded.
+    print("Jeton de test : numecole token --role directeur --scope 0340001S")
     print("Ctrl-C pour arrêter.\n", flush=True)
     try:
         while not stopping:
@@ -172,6 +173,17 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+SCOPES_BY_ROLE = {
+    Role.DIRECTEUR: "l'UAI de l'école (ex. 0340001S)",
+    Role.REFERENT: "l'UAI de l'école (ex. 0340001S)",
+    Role.CHEF: "l'UAI de l'établissement (ex. 0340001S)",
+    Role.CONSEILLER: "circonscription:<code> ou bassin:<code>",
+    Role.LECTEUR: "circonscription:<code>, departement:<code>, academie:<code> ou region:<code>",
+    Role.ADMIN: "academie:<code> ou region:<code>",
+    Role.AUDITEUR: "* (toutes les écoles)",
+}
+
+
 def cmd_token(args: argparse.Namespace) -> int:
     from infra.auth import TokenService
     from infra.platform import dev_key
@@ -182,8 +194,12 @@ def cmd_token(args: argparse.Namespace) -> int:
         token = TokenService(AuthSettings(dev_key=key)).issue(
             args.user or f"{args.role}-{args.scope}", Role(args.role), args.scope, args.ttl
         )
-    except ValueError as exc:
-        print(f"Périmètre invalide pour ce rôle : {exc}", file=sys.stderr)
+    except ValueError:
+        print(
+            f"Périmètre « {args.scope} » invalide pour le rôle {args.role} : "
+            f"attendu {SCOPES_BY_ROLE[Role(args.role)]}.",
+            file=sys.stderr,
+        )
         return 2
     print(token)
     return 0

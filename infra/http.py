@@ -180,6 +180,22 @@ def _body_errors(exc: HTTPException) -> list[FieldError]:
     ]
 
 
+_EXPECTED_TYPE = re.compile(r"Expected `(\w+)`, got")
+_BOUND = re.compile(r"Expected `\w+` (>=|<=|>|<) (-?[\d.]+)")
+_FRENCH_TYPES = {"int": "un nombre entier", "bool": "true ou false", "float": "un nombre"}
+_FRENCH_BOUNDS = {">=": "au moins", "<=": "au plus", ">": "plus de", "<": "moins de"}
+
+
+def parameter_message(field: str, detail: str) -> str:
+    """A query or path parameter's validation failure, told in French from the validator's
+    English (`Expected `int` >= 1`, `Expected `int`, got `str``)."""
+    if bound := _BOUND.match(detail):
+        return f"Paramètre {field} invalide : il doit valoir {_FRENCH_BOUNDS[bound[1]]} {bound[2]}."
+    if (expected := _EXPECTED_TYPE.match(detail)) and expected[1] in _FRENCH_TYPES:
+        return f"Paramètre {field} invalide : {_FRENCH_TYPES[expected[1]]} est attendu."
+    return f"Paramètre invalide : {field}."
+
+
 def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
     status = exc.status_code
     if body_errors := _body_errors(exc):
@@ -202,7 +218,7 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
         for item in exc.extra:
             if isinstance(item, dict) and item.get("source") in ("path", "query"):
                 field = str(item.get("key", ""))
-                message = f"Paramètre invalide : {field}."
+                message = parameter_message(field, str(item.get("message", "")))
                 break
     log.info("request_refused", status=status, detail=exc.detail)
     return error_response(status, [FieldError(field, message)])

@@ -147,6 +147,28 @@ async def test_the_school_rows_export_as_a_french_csv(client: Client, auth: Auth
         assert row.endswith(f";{usages}")
 
 
+@pytest.mark.parametrize(
+    ("limit", "told"),
+    [
+        ("0", "il doit valoir au moins 1"),
+        ("501", "il doit valoir au plus 500"),
+        ("dix", "un nombre entier est attendu"),
+    ],
+)
+async def test_a_page_size_out_of_bounds_is_told_in_french(
+    client: Client, auth: AuthSettings, limit: str, told: str
+) -> None:
+    r = await client.get(
+        f"/api/v1/schools/{A}/history",
+        params={"limit": limit},
+        headers=bearer(auth, Role.AUDITEUR, "*"),
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["errors"] == [
+        {"field": "limit", "message": f"Paramètre limit invalide : {told}."}
+    ]
+
+
 async def test_the_history_is_for_auditors_admins_and_the_school_head(
     client: Client,
     auth: AuthSettings,

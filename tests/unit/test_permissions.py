@@ -7,6 +7,7 @@ import json
 import time
 from dataclasses import replace
 from itertools import product
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -23,6 +24,7 @@ from infra.auth import (
     may_read_school,
     valid_scope,
 )
+from infra.cli import SCOPES_BY_ROLE, main
 from infra.settings import AuthSettings
 
 KEY = "clé-de-développement-assez-longue-pour-hs256"
@@ -124,6 +126,17 @@ def test_an_issued_token_verifies_to_the_same_person_role_and_scope() -> None:
 def test_no_token_is_issued_for_a_scope_that_does_not_fit_the_role() -> None:
     with pytest.raises(ValueError, match="does not fit"):
         TokenService(SETTINGS).issue("ien-34", Role.LECTEUR, "0341234G")
+
+
+@pytest.mark.parametrize("role", [r for r in Role if r is not Role.SYSTEME])
+def test_the_token_command_tells_in_french_which_scope_a_role_takes(
+    role: Role, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scope = "*" if role is not Role.AUDITEUR else "0341234G"
+    assert main(["--data-dir", str(tmp_path), "token", "--role", role.value, "--scope", scope]) == 2
+    told = capsys.readouterr().err
+    assert f"Périmètre « {scope} » invalide pour le rôle {role.value} : attendu " in told
+    assert SCOPES_BY_ROLE[role] in told
 
 
 def claims(**changes: Any) -> dict[str, Any]:
