@@ -225,6 +225,6 @@ class TerritoryController(Controller):
             )  # fmt: skip
         return Response(
             schools_csv(profile.schools),
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="ecoles-{level}-{code}.csv"'},
         )

@@ -51,6 +51,7 @@ class SchoolRow(msgspec.Struct):
     teacher_classes: int | None
     pupil_classes: int | None
     usages: int
+    label_level: int | None = None  # the label awarded that holds for the school year
 
 
 def share(part: int, whole: int) -> float:
@@ -134,8 +135,8 @@ async def territory_figures(
 async def territory_schools(
     conn: asyncpg.Connection, level: str, code: str, rentree: int, at: datetime
 ) -> list[SchoolRow]:
-    """The territory's schools as at `at`: each one's declaration in force for the school year
-    and its number of usages (two lookups a school)."""
+    """The territory's schools as at `at`: each one's declaration in force for the school year,
+    its number of usages and the level of its label for the year (three lookups a school)."""
     rows = await conn.fetch(
         _sql(
             "WITH "
@@ -143,7 +144,7 @@ async def territory_schools(
             + """
             SELECT m.uai, m.name, m.kind, m.commune, d.rentree = $2 AS answered,
                    d.equipment_index, d.classes, d.teacher_classes, d.pupil_classes,
-                   coalesce(u.n, 0) AS usages
+                   coalesce(u.n, 0) AS usages, a.level AS label_level
             FROM members m
             LEFT JOIN LATERAL (
                 SELECT d.rentree, d.equipment_index, d.classes, d.teacher_classes,
@@ -155,6 +156,11 @@ async def territory_schools(
                 SELECT jsonb_array_length(s.codes) AS n FROM reporting.usage_sets s
                 WHERE s.uai = m.uai AND s.valid_from <= $3
                 ORDER BY s.valid_from DESC LIMIT 1) u ON true
+            LEFT JOIN LATERAL (
+                SELECT a.level FROM reporting.label_awards a
+                WHERE a.uai = m.uai AND a.rentree <= $2 AND a.valid_until_rentree >= $2
+                  AND coalesce(a.recorded_at, a.awarded_at) <= $3
+                ORDER BY a.rentree DESC LIMIT 1) a ON true
             ORDER BY m.uai""",
             level,
         ),
@@ -174,6 +180,7 @@ async def territory_schools(
             teacher_classes=r["teacher_classes"],
             pupil_classes=r["pupil_classes"],
             usages=r["usages"],
+            label_level=r["label_level"],
         )
         for r in rows
     ]

@@ -131,7 +131,7 @@ async def territory_profile(
 
 CSV_HEADER = (
     "uai", "nom", "type", "commune", "a_repondu", "indice_equipement", "classes",
-    "classes_equipement_enseignant", "classes_equipement_eleves", "usages",
+    "classes_equipement_enseignant", "classes_equipement_eleves", "usages", "niveau_label",
 )  # fmt: skip
 
 
@@ -147,6 +147,7 @@ def schools_csv(rows: list[SchoolRow]) -> str:
              "" if r.equipment_index is None else r.equipment_index,
              "" if r.classes is None else r.classes,
              "" if r.teacher_classes is None else r.teacher_classes,
-             "" if r.pupil_classes is None else r.pupil_classes, r.usages]
+             "" if r.pupil_classes is None else r.pupil_classes, r.usages,
+             "" if r.label_level is None else r.label_level]
         )  # fmt: skip
     return out.getvalue()

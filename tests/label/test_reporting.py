@@ -200,6 +200,24 @@ async def test_profiles_and_territories_show_label_standing(
         assert figures["current_levels"] == {"0": 66.67, "1": 33.33, "2": 0.0, "3": 0.0}
         assert figures["domain_averages"]["college-lycee-2022"]["PILOTAGE"] == 3.0
         assert figures["domain_averages"]["ecole-2018"]["REFERENTS"] == 1.5  # (3 + 0) / 2
+        # The list of the schools, and its CSV, says which one holds a label and at which level.
+        r = await client.get("/api/v1/territories/departement/34/profile", headers=reader)
+        assert r.status_code == 200, r.text
+        levels = {row["uai"]: row["label_level"] for row in r.json()["schools"]}
+        assert levels == {ECOLE: 1, ECOLE_2: None, COLLEGE: None}
+        r = await client.get("/api/v1/territories/departement/34/schools.csv", headers=reader)
+        rows = [line.split(";") for line in r.content.decode("utf-8-sig").splitlines()]
+        assert rows[0][-1] == "niveau_label"
+        assert {row[0]: row[-1] for row in rows[1:]} == {ECOLE: "1", ECOLE_2: "", COLLEGE: ""}
+        # Before the award, and once it has expired: no label in the list.
+        for params in ({"as_of": before_award.isoformat()}, {"school_year": "2029-2030"}):
+            r = await client.get(
+                "/api/v1/territories/departement/34/profile",
+                params=params,
+                headers=bearer(auth, Role.AUDITEUR, "*"),
+            )
+            assert r.status_code == 200, r.text
+            assert [row["label_level"] for row in r.json()["schools"]] == [None] * 3
         r = await client.get("/api/v1/territories/academie/toulouse/label", headers=reader)
         assert r.status_code == 403
         r = await client.get("/api/v1/territories/departement/99/label", headers=reader)

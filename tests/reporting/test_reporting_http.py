@@ -131,7 +131,7 @@ async def test_the_school_rows_export_as_a_french_csv(client: Client, auth: Auth
         headers=bearer(auth, Role.LECTEUR, "departement:34"),
     )
     assert r.status_code == 200, r.text
-    assert r.headers["content-type"].startswith("text/csv")
+    assert r.headers["content-type"] == "text/csv; charset=utf-8"
     lines = r.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("uai;nom;type;commune;a_repondu;indice_equipement")
     assert lines[1].startswith(f"{A};École Jules Ferry;ecole;Montpellier;oui;3;8;8;8;")
@@ -144,7 +144,7 @@ async def test_the_school_rows_export_as_a_french_csv(client: Client, auth: Auth
         )
         row = other.content.decode("utf-8-sig").splitlines()[1]
         assert row.startswith(f"{B};")
-        assert row.endswith(f";{usages}")
+        assert row.endswith(f";{usages};")  # and no label
 
 
 @pytest.mark.parametrize(
