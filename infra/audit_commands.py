@@ -69,7 +69,7 @@ async def _replay(args: argparse.Namespace) -> bytes:
     from services.reporting.freshness import wait_projected_through
     from services.reporting.moments import moment_of
     from services.reporting.school_profile import school_profile
-    from services.reporting.territory import LEVELS
+    from services.reporting.territory import territory_errors
     from services.reporting.territory_profile import territory_profile
 
     try:
@@ -88,7 +88,7 @@ async def _replay(args: argparse.Namespace) -> bytes:
                     raise SystemExit(f"L'école {args.school} n'était pas enregistrée à cette date.")
                 return msgspec.json.format(msgspec.json.encode(profile), indent=2)
             level, _, code = args.territory.partition(":")
-            if level not in LEVELS or not code:
+            if territory_errors(level, code):
                 raise SystemExit(f"Territoire invalide : {args.territory} (ex. departement:34).")
             territory = await territory_profile(
                 conn, level, code, args.school_year or school_year_on(at), at

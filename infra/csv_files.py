@@ -7,6 +7,7 @@ import io
 import unicodedata
 
 from infra.errors import FieldError, InvalidInput
+from infra.text import control_error
 
 
 def decode_text(data: bytes) -> str:
@@ -60,6 +61,7 @@ def read_rows(
             ]
         )
     rows: list[tuple[int, dict[str, str]]] = []
+    unreadable: list[FieldError] = []
     while True:
         # The line a record starts on (a quoted cell may span several lines).
         line_no = reader.line_num + 1
@@ -68,10 +70,11 @@ def read_rows(
             break
         if not any(cell.strip() for cell in record):
             continue
-        rows.append(
-            (
-                line_no,
-                {c: (record[i].strip() if i < len(record) else "") for c, i in index.items()},
-            )
-        )
+        cells = {c: (record[i].strip() if i < len(record) else "") for c, i in index.items()}
+        unreadable += [
+            error for c, cell in cells.items() if (error := control_error(c, cell, line_no))
+        ]
+        rows.append((line_no, cells))
+    if unreadable:
+        raise InvalidInput(unreadable)
     return rows

@@ -7,7 +7,10 @@ import time
 import uuid
 from typing import Any
 
+import asyncpg
+import eventsourcing.persistence
 import msgspec
+import psycopg
 import structlog
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
@@ -263,7 +266,36 @@ def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Error
     return error_response(500, [FieldError("", "Erreur interne du service.")])
 
 
+# The database's own refusal of a character no text can hold (U+0000), wherever a field
+# without a check of its own let it through: the write failed whole, nothing was stored.
+_UNSTORABLE_TEXT = (
+    asyncpg.exceptions.CharacterNotInRepertoireError,
+    asyncpg.exceptions.UntranslatableCharacterError,
+    psycopg.errors.CharacterNotInRepertoire,
+    psycopg.errors.UntranslatableCharacter,
+)
+
+
+def _data_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    if not isinstance(exc, _UNSTORABLE_TEXT) and not isinstance(exc.__cause__, _UNSTORABLE_TEXT):
+        return _internal(request, exc)
+    log.info("unstorable_text", error=type(exc).__name__)
+    return error_response(
+        422,
+        [
+            FieldError(
+                "",
+                "La requête contient un caractère nul (U+0000), qu'aucun texte ne peut "
+                "contenir : retirez-le.",
+            )
+        ],
+    )
+
+
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    asyncpg.exceptions.DataError: _data_error,
+    psycopg.DataError: _data_error,
+    eventsourcing.persistence.DataError: _data_error,
     HTTPException: _http_exception,
     InvalidInput: _invalid,
     NotFound: _not_found,

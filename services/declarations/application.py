@@ -25,6 +25,7 @@ from events.values import is_valid_uai, parse_school_year, school_year_on
 from infra.auth import Principal, SchoolPlace, may_administer, may_declare, may_read_school
 from infra.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from infra.event_store import ContractApplication, new_event
+from infra.text import control_error
 from services.declarations.data_imports import DataImports
 from services.declarations.domain import (
     Campaign,
@@ -256,6 +257,11 @@ class DeclarationsApplication(DataImports, ContractApplication):
             seen.add(u.code)
             if not u.title.strip():
                 errors.append(FieldError(f"usages[{i}].title", "Le titre de l'usage est vide."))
+            errors += [
+                error
+                for name, text in (("title", u.title), ("summary", u.summary))
+                if (error := control_error(f"usages[{i}].{name}", text))
+            ]
         if not usages:
             errors.append(FieldError("usages", "Le catalogue ne peut pas être vide."))
         if errors:

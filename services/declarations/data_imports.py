@@ -159,7 +159,9 @@ def _period(value: str | int) -> int | None:
 
 def _file_errors(data: bytes) -> list[FieldError]:
     """What makes a file unreadable as a CSV of ours before its header is even looked at."""
-    if b"\x00" in data:
+    # A few NUL bytes are characters of cells, reported there; one byte in four or more is
+    # a UTF-16 file, whose ASCII characters each carry a NUL.
+    if data.count(b"\x00") * 4 >= len(data):
         return [
             FieldError(
                 "fichier",

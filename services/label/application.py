@@ -34,6 +34,7 @@ from infra.auth import (
 )
 from infra.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from infra.event_store import ConcurrentWriteError, ContractApplication, new_event
+from infra.text import control_error
 from services.label.board import BoardOut, board_view
 from services.label.domain import (
     APPLICATION_MONTH,
@@ -154,7 +155,7 @@ def _text_error(name: str, value: str, missing: str, limit: int) -> FieldError |
         return FieldError(name, missing)
     if len(value) > limit:
         return FieldError(name, f"Le texte dépasse {limit} caractères ({len(value)}).")
-    return None
+    return control_error(name, value)
 
 
 def _required_text(action: Action, text: str | None) -> dict[str, str]:

@@ -23,7 +23,7 @@ from services.reporting.freshness import (
 from services.reporting.history import HistoryPage, school_history
 from services.reporting.moments import moment_of
 from services.reporting.school_profile import SchoolProfile, school_place, school_profile
-from services.reporting.territory import LEVELS, territory_exists
+from services.reporting.territory import territory_errors, territory_exists
 from services.reporting.territory_profile import (
     TerritoryProfile,
     schools_csv,
@@ -161,16 +161,8 @@ class TerritoryController(Controller):
         code: str,
         at: datetime,
     ) -> None:
-        if level not in LEVELS:
-            raise InvalidInput(
-                [
-                    FieldError(
-                        "level",
-                        f"Niveau de territoire inconnu : « {level} » (circonscription, bassin, "
-                        "departement, academie ou region).",
-                    )
-                ]
-            )
+        if errors := territory_errors(level, code):
+            raise InvalidInput(errors)
         if not await territory_exists(conn, level, code, at):
             raise NotFound(
                 f"Aucune école n'est rattachée au territoire {level}:{code} à cette date."

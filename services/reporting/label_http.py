@@ -15,7 +15,7 @@ from infra.errors import FieldError, Forbidden, InvalidInput, NotFound
 from infra.http import principal_of
 from services.reporting.access import may_read_territory
 from services.reporting.label_standing import LabelDistribution, territory_label
-from services.reporting.territory import LEVELS
+from services.reporting.territory import territory_errors
 
 SchoolYear = Annotated[
     str | None,
@@ -41,16 +41,29 @@ class TerritoryLabelController(Controller):
         level: FromPath[str],
         code: FromPath[str],
         school_year: SchoolYear = None,
+        as_of: Annotated[
+            str | None,
+            QueryParameter(
+                description="Refusé : ce tableau montre les niveaux actuels. Le label d'une "
+                "date passée est dans le profil du territoire."
+            ),
+        ] = None,
     ) -> LabelDistribution:
         """The share of labelled schools, the levels awarded, the levels now and, per domain,
         the mean level of the territory's schools."""
-        if level not in LEVELS:
+        if errors := territory_errors(level, code):
+            raise InvalidInput(errors)
+        if as_of is not None:
+            # The boards' levels are kept as they are now only: an auditor asking for a past
+            # moment must not get today's levels under it.
             raise InvalidInput(
                 [
                     FieldError(
-                        "level",
-                        f"Niveau de territoire inconnu : « {level} » (circonscription, bassin, "
-                        "departement, academie ou region).",
+                        "as_of",
+                        "Ce tableau montre les niveaux actuels des écoles et n'accepte pas "
+                        "as_of : la part des écoles labellisées à une date passée figure dans "
+                        f"le profil du territoire (/api/v1/territories/{level}/{code}/profile"
+                        "?as_of=…).",
                     )
                 ]
             )

@@ -11,6 +11,12 @@ from infra.errors import FieldError, InvalidInput
 PARIS = ZoneInfo("Europe/Paris")
 
 
+# The ends of the calendar the database and the wire can hold, with a day to spare for the
+# arithmetic of a read (a moment before any record, or one in the future).
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
 def parse_as_of(value: str) -> datetime:
     """`2024-08-31` is the end of that day in Paris; a datetime without zone is Paris time."""
     try:
@@ -29,7 +35,14 @@ def parse_as_of(value: str) -> datetime:
                 )
             ]
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=PARIS)
+    except OverflowError:  # the last day of year 9999: the end of it is beyond any calendar
+        return LATEST
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=PARIS)
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:  # year 1 east of Greenwich or year 9999 west of it: out of range
+        return EARLIEST if moment.year == 1 else LATEST
+    return moment
 
 
 def end_of_school_year(school_year: str) -> datetime:

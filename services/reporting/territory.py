@@ -10,6 +10,8 @@ import msgspec
 
 from events.values import school_year_of_rentree
 from infra.auth import TERRITORY_LEVELS
+from infra.errors import FieldError
+from infra.text import control_error
 from services.reporting.sums_from_members import MEMBERS
 from services.reporting.territory_sums import YearSums, territory_sums, top_usages
 
@@ -56,6 +58,29 @@ class SchoolRow(msgspec.Struct):
 
 def share(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 2) if whole else 0.0
+
+
+MAX_CODE = 64  # longer than any code of the register
+
+
+def territory_errors(level: str, code: str) -> list[FieldError]:
+    """What makes `level:code` name no territory at all, whatever the register holds."""
+    errors = []
+    if level not in LEVELS:
+        errors.append(
+            FieldError(
+                "level",
+                f"Niveau de territoire inconnu : « {level} » (circonscription, bassin, "
+                "departement, academie ou region).",
+            )
+        )
+    if not code.strip() or len(code) > MAX_CODE:
+        errors.append(
+            FieldError("code", f"Code de territoire invalide (1 à {MAX_CODE} caractères).")
+        )
+    elif error := control_error("code", code):
+        errors.append(error)
+    return errors
 
 
 def _sql(template: str, level: str) -> str:

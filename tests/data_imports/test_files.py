@@ -188,6 +188,16 @@ def test_a_utf_16_file_is_refused_with_its_encoding_named() -> None:
     assert "UTF-16" in errors[0].message
 
 
+def test_a_control_character_in_a_cell_is_reported_on_its_line_and_column() -> None:
+    # A NUL byte or two in a UTF-8 file are characters of its cells, not a UTF-16 file.
+    errors = ent_refusal(csv(FERRY, CURIE.replace("80", "8\x000"), JAURES))
+    assert where(errors) == [(3, "eleves")]
+    assert errors[0].message == "Le texte contient un caractère de contrôle (U+0000) : retirez-le."
+    errors = gar_refusal(csv("0340001S;Lal\x01ilo;12", header=GAR_HEADER))
+    assert where(errors) == [(2, "ressource")]
+    assert "U+0001" in errors[0].message
+
+
 def test_a_file_without_schools_is_refused() -> None:
     assert where(ent_refusal(b"")) == [(None, "fichier")]
     assert where(ent_refusal(csv())) == [(None, "fichier")]

@@ -890,6 +890,8 @@ async def test_the_usage_catalogue_is_versioned(
         ([CATALOGUE[0], CATALOGUE[0]], {"usages[1].code"}),
         ([{"code": "VIDE", "title": "  ", "summary": "S"}], {"usages[0].title"}),
         ([{"code": "SANS_TITRE", "summary": "S"}], {"usages[0].title"}),
+        ([{"code": "NUL", "title": "Robotique\x00", "summary": "S"}], {"usages[0].title"}),
+        ([{"code": "BIP", "title": "R", "summary": "Des robots\x07"}], {"usages[0].summary"}),
         ("PROGRAMMATION", {"usages"}),
     ],
 )

@@ -171,7 +171,7 @@ async def test_bad_input_is_a_422_and_unknown_things_a_404(
     director = bearer(auth, Role.DIRECTEUR, ECOLE)
     url = criterion_url("E-REF-1", "proposals")
     # A bare click, an empty comment, a comment that is not text.
-    for body in (None, {}, {"comment": "   "}, {"comment": 12}):
+    for body in (None, {}, {"comment": "   "}, {"comment": 12}, {"comment": "Nommée\x00."}):
         r = await client.post(url, json=body, headers=referent)
         assert r.status_code == 422, (body, r.text)
         assert r.json()["errors"][0]["field"] == "comment"

@@ -82,6 +82,9 @@ async def test_an_ecole_applies_only_with_who_signs_for_its_commune(
     assert [e["field"] for e in errors] == ["commune.office"]
     errors = await refused({"commune": {"signatory": "x" * 201, "office": "maire"}})
     assert errors[0]["message"] == "Le texte dépasse 200 caractères (201)."
+    errors = await refused({"commune": {"signatory": "Marie\u0000Dupont", "office": "maire"}})
+    assert [e["field"] for e in errors] == ["commune.signatory"]
+    assert "U+0000" in errors[0]["message"]
     # A wrong shape, a field of another name: refused, in French, naming the field.
     (error,) = await refused({"commune": "Montpellier"})
     assert error["field"] == "commune"

@@ -52,6 +52,15 @@ async def test_only_an_admin_publishes_and_every_broken_rule_is_named(
     r = await client.put("/api/v1/label/referentiels/Ecole 2027", json=ecole_body(), headers=admin)
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "version"
+    # A NUL character, which no text field of the database can hold, wherever it hides: the
+    # database refuses the write whole, and the refusal is a 422 in French, not a crash.
+    broken = ecole_body()
+    broken["domains"][2]["criteria"][0]["explanation"] = "Un\x00 référent"
+    r = await client.put(url, json=broken, headers=admin)
+    assert r.status_code == 422, r.text
+    assert "U+0000" in r.json()["errors"][0]["message"]
+    r = await client.get(url, headers=admin)
+    assert r.status_code == 404, r.text  # nothing was published
 
 
 async def test_a_version_is_never_rewritten_and_a_new_one_keeps_the_history(

@@ -63,6 +63,10 @@ async def test_a_past_school_year_is_read_as_it_ended(client: Client, auth: Auth
         ({"as_of": "hier"}, 422, "as_of"),
         ({"school_year": "2024/2025"}, 422, "school_year"),
         ({"as_of": "2023-01-01"}, 404, ""),
+        # The ends of the calendar: before any record, and in the future.
+        ({"as_of": "0001-01-01T00:00:00+05:00"}, 404, ""),
+        ({"as_of": "9999-12-31"}, 422, "as_of"),
+        ({"as_of": "9999-12-31T23:00:00-05:00"}, 422, "as_of"),
     ],
 )
 async def test_bad_moments_get_a_clear_error(
@@ -122,6 +126,34 @@ async def test_unknown_territories_are_refused_clearly(client: Client, auth: Aut
     assert level.status_code == 422
     assert level.json()["errors"][0]["field"] == "level"
     assert code.status_code == 404
+
+
+@pytest.mark.parametrize("code", ["34%00", "%01", "x" * 65, "%20"])
+@pytest.mark.parametrize("view", ["profile", "schools.csv", "label"])
+async def test_a_code_no_territory_can_have_is_refused_before_any_lookup(
+    client: Client, auth: AuthSettings, code: str, view: str
+) -> None:
+    r = await client.get(
+        f"/api/v1/territories/departement/{code}/{view}", headers=bearer(auth, Role.AUDITEUR, "*")
+    )
+    assert r.status_code == 422, r.text
+    (error,) = r.json()["errors"]
+    assert error["field"] == "code"
+    assert error["message"].startswith(("Code de territoire invalide", "Le texte contient"))
+
+
+async def test_the_label_board_of_a_territory_refuses_a_past_moment_it_cannot_show(
+    client: Client, auth: AuthSettings
+) -> None:
+    r = await client.get(
+        "/api/v1/territories/departement/34/label",
+        params={"as_of": "2025-01-01"},
+        headers=bearer(auth, Role.AUDITEUR, "*"),
+    )
+    assert r.status_code == 422, r.text
+    (error,) = r.json()["errors"]
+    assert error["field"] == "as_of"
+    assert "/api/v1/territories/departement/34/profile?as_of=" in error["message"]
 
 
 async def test_the_school_rows_export_as_a_french_csv(client: Client, auth: AuthSettings) -> None:

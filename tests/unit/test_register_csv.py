@@ -156,3 +156,9 @@ def test_a_missing_required_column_is_reported_on_the_header_line() -> None:
 def test_a_file_without_schools_is_refused() -> None:
     assert [e.field for e in refusal(b"")] == ["fichier"]
     assert [e.field for e in refusal(csv())] == ["fichier"]
+
+
+def test_a_control_character_in_a_name_is_reported_on_its_line() -> None:
+    errors = refusal(csv(JULES_FERRY, BOUCHER.replace("Hélène", "H\x00élène"), JAURES))
+    assert [(e.line, e.field) for e in errors] == [(3, "nom")]
+    assert "U+0000" in errors[0].message
