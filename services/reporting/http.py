@@ -146,7 +146,11 @@ class SchoolProfileController(Controller):
                     f"L'historique de l'école {uai} est réservé aux auditeurs, à "
                     "l'administration de l'académie et à la direction de l'école."
                 )
-            return await school_history(conn, uai, limit, cursor, at)
+            page = await school_history(conn, uai, limit, cursor, at)
+        if as_of is not None and cursor is None and not page.entries:
+            # Before the school's first event: nothing of it was known then, as its profile says.
+            raise NotFound(f"L'école {uai} n'était pas encore enregistrée à cette date.")
+        return page
 
 
 class TerritoryController(Controller):

@@ -222,6 +222,18 @@ async def test_the_history_is_for_auditors_admins_and_the_school_head(
     assert (reader.status_code, other_admin.status_code) == (403, 403)
     bad = await client.get(url, params={"cursor": "???"}, headers=bearer(auth, Role.AUDITEUR, "*"))
     assert bad.status_code == 422
+    # Before the school's first event, its history is refused as its profile is.
+    before = await client.get(
+        url, params={"as_of": "2024-01-09"}, headers=bearer(auth, Role.AUDITEUR, "*")
+    )
+    assert before.status_code == 404, before.text
+    assert before.json()["errors"][0]["message"] == (
+        f"L'école {A} n'était pas encore enregistrée à cette date."
+    )
+    registered = await client.get(
+        url, params={"as_of": "2024-01-10"}, headers=bearer(auth, Role.AUDITEUR, "*")
+    )
+    assert [e["type"] for e in registered.json()["entries"]] == ["SchoolRegistered"]
 
 
 async def test_a_past_moment_is_answered_only_once_the_read_models_hold_all_of_it(
