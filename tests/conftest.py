@@ -50,8 +50,9 @@ def _with_database(url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
-@pytest.fixture
-def database(servers: Servers) -> Iterator[DatabaseSettings]:
+@contextlib.contextmanager
+def fresh_database(servers: Servers) -> Iterator[DatabaseSettings]:
+    """A database of its own on the server, dropped after use."""
     name = f"numecole_test_{secrets.token_hex(6)}"
     with psycopg.connect(servers.postgres_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -62,17 +63,32 @@ def database(servers: Servers) -> Iterator[DatabaseSettings]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-async def nats_settings(servers: Servers) -> AsyncIterator[NatsSettings]:
+def fresh_stream(servers: Servers) -> NatsSettings:
+    """A subject root and a stream of their own (the stream is made by whoever first needs it)."""
     root = f"nt{secrets.token_hex(5)}"
-    settings = NatsSettings(url=servers.nats_url, subject_root=root, stream=root.upper())
-    yield settings
+    return NatsSettings(url=servers.nats_url, subject_root=root, stream=root.upper())
+
+
+async def drop_stream(settings: NatsSettings) -> None:
     import nats
 
-    nc = await nats.connect(servers.nats_url)
+    nc = await nats.connect(settings.url)
     with contextlib.suppress(Exception):
         await nc.jetstream().delete_stream(settings.stream)
     await nc.close()
+
+
+@pytest.fixture
+def database(servers: Servers) -> Iterator[DatabaseSettings]:
+    with fresh_database(servers) as settings:
+        yield settings
+
+
+@pytest.fixture
+async def nats_settings(servers: Servers) -> AsyncIterator[NatsSettings]:
+    settings = fresh_stream(servers)
+    yield settings
+    await drop_stream(settings)
 
 
 @pytest.fixture(scope="session")

@@ -8,16 +8,12 @@ the database rather than stopping at an unknown school."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-import secrets
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import msgspec
-import nats
-import psycopg
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -29,9 +25,9 @@ from schemathesis.generation import GenerationMode
 from schemathesis.schemas import APIOperation
 
 from events.values import Role
-from infra.settings import AuthSettings, DatabaseSettings, NatsSettings
+from infra.settings import AuthSettings
 from services.label.referentiels import shipped_referentiels
-from tests.conftest import Servers
+from tests.conftest import Servers, drop_stream, fresh_database, fresh_stream
 from tests.e2e.test_write_to_profile import THIS_YEAR, UAI, seed
 from tests.label.test_e2e import wait_until_registered
 from tests.processes import Platform, running_platform
@@ -69,20 +65,14 @@ FUZZ = settings(
 def platform(
     servers: Servers, auth: AuthSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Platform]:
-    name = f"numecole_test_{secrets.token_hex(6)}"
-    base, _, _ = servers.postgres_url.rpartition("/")
-    with psycopg.connect(servers.postgres_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    root = f"nt{secrets.token_hex(5)}"
-    stream = NatsSettings(url=servers.nats_url, subject_root=root, stream=root.upper())
+    stream = fresh_stream(servers)
     try:
-        with running_platform(
-            DatabaseSettings(url=f"{base}/{name}"),
-            stream,
-            auth,
-            tmp_path_factory.mktemp("openapi-fuzz"),
-            COMPONENTS,
-        ) as p:
+        with (
+            fresh_database(servers) as database,
+            running_platform(
+                database, stream, auth, tmp_path_factory.mktemp("openapi-fuzz"), COMPONENTS
+            ) as p,
+        ):
             seed(p, auth)
             for referentiel in shipped_referentiels():
                 r = httpx.put(
@@ -94,16 +84,7 @@ def platform(
             wait_until_registered(p, auth)
             yield p
     finally:
-        with psycopg.connect(servers.postgres_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         asyncio.run(drop_stream(stream))
-
-
-async def drop_stream(settings: NatsSettings) -> None:
-    nc = await nats.connect(settings.url)
-    with contextlib.suppress(Exception):
-        await nc.jetstream().delete_stream(settings.stream)
-    await nc.close()
 
 
 def operations(platform: Platform, service: str) -> list[Operation]:
