@@ -97,6 +97,18 @@ def valid_scope(role: Role, scope: str) -> bool:
     return role is Role.LECTEUR and level != "bassin"
 
 
+# What `valid_scope` accepts for each role, told in French to whoever asks for a token.
+SCOPES_BY_ROLE = {
+    Role.DIRECTEUR: "l'UAI de l'école (ex. 0340001S)",
+    Role.REFERENT: "l'UAI de l'école (ex. 0340001S)",
+    Role.CHEF: "l'UAI de l'établissement (ex. 0340001S)",
+    Role.CONSEILLER: "circonscription:<code> ou bassin:<code>",
+    Role.LECTEUR: "circonscription:<code>, departement:<code>, academie:<code> ou region:<code>",
+    Role.ADMIN: "academie:<code> ou region:<code>",
+    Role.AUDITEUR: "* (toutes les écoles)",
+}
+
+
 def may_read_school(p: Principal, place: SchoolPlace) -> bool:
     return p.role is not Role.SYSTEME and p.covers(place)
 

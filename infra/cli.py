@@ -173,19 +173,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
-SCOPES_BY_ROLE = {
-    Role.DIRECTEUR: "l'UAI de l'école (ex. 0340001S)",
-    Role.REFERENT: "l'UAI de l'école (ex. 0340001S)",
-    Role.CHEF: "l'UAI de l'établissement (ex. 0340001S)",
-    Role.CONSEILLER: "circonscription:<code> ou bassin:<code>",
-    Role.LECTEUR: "circonscription:<code>, departement:<code>, academie:<code> ou region:<code>",
-    Role.ADMIN: "academie:<code> ou region:<code>",
-    Role.AUDITEUR: "* (toutes les écoles)",
-}
-
-
 def cmd_token(args: argparse.Namespace) -> int:
-    from infra.auth import TokenService
+    from infra.auth import SCOPES_BY_ROLE, TokenService
     from infra.platform import dev_key
     from infra.settings import AuthSettings, data_dir
 

@@ -15,6 +15,7 @@ import pytest
 
 from events.values import Role
 from infra.auth import (
+    SCOPES_BY_ROLE,
     InvalidToken,
     Principal,
     SchoolPlace,
@@ -24,7 +25,7 @@ from infra.auth import (
     may_read_school,
     valid_scope,
 )
-from infra.cli import SCOPES_BY_ROLE, main
+from infra.cli import main
 from infra.settings import AuthSettings
 
 KEY = "clé-de-développement-assez-longue-pour-hs256"
