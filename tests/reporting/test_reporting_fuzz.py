@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from events.values import Role
 from infra.settings import AuthSettings
 from tests.integration.test_declarations_http import looks_french
-from tests.reporting.test_reporting_http import A, Client, client  # noqa: F401  (the fixture)
+from tests.reporting.seeded_api import A, Client
 from tests.support import bearer
 
 FUZZ = settings(
@@ -84,7 +84,7 @@ def assert_answered(r: httpx.Response) -> None:
 @FUZZ
 @given(view=st.sampled_from(["profile", "history", "profile.pdf"]), query=queries)
 async def test_a_school_read_at_any_moment_is_answered(
-    client: Client,  # noqa: F811
+    client: Client,
     auth: AuthSettings,
     view: str,
     query: dict[str, str],
@@ -103,7 +103,7 @@ async def test_a_school_read_at_any_moment_is_answered(
     query=queries,
 )
 async def test_a_territory_read_of_any_code_at_any_moment_is_answered(
-    client: Client,  # noqa: F811
+    client: Client,
     auth: AuthSettings,
     level: str,
     code: str,
