@@ -27,6 +27,34 @@ def normalize_name(name: str) -> str:
     return "_".join(stripped.strip().lower().replace("'", "_").replace("-", "_").split())
 
 
+def format_errors(data: bytes) -> list[FieldError]:
+    """What makes a file unreadable as a CSV of ours before its header is even looked at."""
+    # A few NUL bytes are characters of cells, reported there; one byte in four or more is
+    # a UTF-16 file, whose ASCII characters each carry a NUL.
+    if data and data.count(b"\x00") * 4 >= len(data):
+        return [
+            FieldError(
+                "fichier",
+                "Le fichier n'est ni en UTF-8 ni en Latin-1 (il semble encodé en UTF-16) : "
+                "enregistrez-le en CSV UTF-8.",
+            )
+        ]
+    text = decode_text(data)
+    if not text.strip():
+        return [FieldError("fichier", "Le fichier est vide.")]
+    first = text.splitlines()[0]
+    if "\t" in first and ";" not in first and "," not in first:
+        return [
+            FieldError(
+                "fichier",
+                "Les colonnes sont séparées par des tabulations : le séparateur attendu est "
+                "« ; » ou « , ».",
+                line=1,
+            )
+        ]
+    return []
+
+
 def read_rows(
     data: bytes, columns: dict[str, tuple[str, ...]], required: tuple[str, ...]
 ) -> list[tuple[int, dict[str, str]]]:
@@ -34,9 +62,9 @@ def read_rows(
 
     `columns` maps each canonical name to its accepted aliases (already normalized).
     """
+    if errors := format_errors(data):
+        raise InvalidInput(errors)
     text = decode_text(data)
-    if not text.strip():
-        raise InvalidInput([FieldError("fichier", "Le fichier est vide.")])
     first_line = text.splitlines()[0]
     delimiter = ";" if first_line.count(";") >= first_line.count(",") else ","
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)

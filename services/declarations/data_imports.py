@@ -54,7 +54,7 @@ from events.ent import PERIODS, period_earliest_start, period_has_begun
 from events.envelope import Event
 from events.values import Role, is_valid_uai, parse_school_year, school_year_bounds
 from infra.auth import Principal, may_administer
-from infra.csv_files import decode_text, read_rows
+from infra.csv_files import format_errors, read_rows
 from infra.errors import FieldError, Forbidden, InvalidInput
 from infra.event_store import ContractApplication, new_event, stream_id
 from services.declarations.domain import (
@@ -157,33 +157,6 @@ def _period(value: str | int) -> int | None:
     return None
 
 
-def _file_errors(data: bytes) -> list[FieldError]:
-    """What makes a file unreadable as a CSV of ours before its header is even looked at."""
-    # A few NUL bytes are characters of cells, reported there; one byte in four or more is
-    # a UTF-16 file, whose ASCII characters each carry a NUL.
-    if data.count(b"\x00") * 4 >= len(data):
-        return [
-            FieldError(
-                "fichier",
-                "Le fichier n'est ni en UTF-8 ni en Latin-1 (il semble encodé en UTF-16) : "
-                "enregistrez-le en CSV UTF-8.",
-            )
-        ]
-    text = decode_text(data)
-    lines = text.splitlines()
-    first = lines[0] if lines else ""
-    if "\t" in first and ";" not in first and "," not in first:
-        return [
-            FieldError(
-                "fichier",
-                "Les colonnes sont séparées par des tabulations : le séparateur attendu est "
-                "« ; » ou « , ».",
-                line=1,
-            )
-        ]
-    return []
-
-
 def _rows(
     data: bytes,
     columns: dict[str, tuple[str, ...]],
@@ -255,7 +228,7 @@ def parse_ent(data: bytes, period: str | int, school_year: str) -> EntFile:
         errors.append(
             FieldError("period", f"Période « {period} » invalide : attendu un nombre de 1 à 5.")
         )
-    errors += _file_errors(data)
+    errors += format_errors(data)
     if any(e.field == "fichier" for e in errors):
         raise InvalidInput(errors)
     rows: list[EntRow] = []
@@ -323,7 +296,7 @@ def parse_gar(data: bytes, school_year: str) -> GarFile:
     """The GAR file of one school year; InvalidInput with every broken rule otherwise."""
     errors = _year_errors(school_year)
     year_ok = not errors
-    errors += _file_errors(data)
+    errors += format_errors(data)
     if any(e.field == "fichier" for e in errors):
         raise InvalidInput(errors)
     lines: dict[str, list[int]] = {}

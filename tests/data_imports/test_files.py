@@ -188,6 +188,13 @@ def test_a_utf_16_file_is_refused_with_its_encoding_named() -> None:
     assert "UTF-16" in errors[0].message
 
 
+@pytest.mark.parametrize("data", [b"", b"\xef\xbb\xbf", b" \r\n"])
+def test_an_empty_file_is_called_empty_not_utf_16(data: bytes) -> None:
+    errors = ent_refusal(data)
+    assert where(errors) == [(None, "fichier")]
+    assert errors[0].message == "Le fichier est vide."
+
+
 def test_a_control_character_in_a_cell_is_reported_on_its_line_and_column() -> None:
     # A NUL byte or two in a UTF-8 file are characters of its cells, not a UTF-16 file.
     errors = ent_refusal(csv(FERRY, CURIE.replace("80", "8\x000"), JAURES))

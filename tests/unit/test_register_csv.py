@@ -162,3 +162,15 @@ def test_a_control_character_in_a_name_is_reported_on_its_line() -> None:
     errors = refusal(csv(JULES_FERRY, BOUCHER.replace("Hélène", "H\x00élène"), JAURES))
     assert [(e.line, e.field) for e in errors] == [(3, "nom")]
     assert "U+0000" in errors[0].message
+
+
+def test_a_utf_16_register_is_refused_with_its_encoding_named() -> None:
+    errors = refusal(csv(JULES_FERRY, BOUCHER).decode().encode("utf-16"))
+    assert [(e.line, e.field) for e in errors] == [(None, "fichier")]
+    assert "UTF-16" in errors[0].message
+
+
+def test_a_register_separated_by_tabs_is_refused_on_its_header_line() -> None:
+    errors = refusal(csv(JULES_FERRY.replace(";", "\t"), header=HEADER.replace(";", "\t")))
+    assert [(e.line, e.field) for e in errors] == [(1, "fichier")]
+    assert "tabulations" in errors[0].message
