@@ -25,6 +25,7 @@ from events.values import is_valid_uai, parse_school_year, school_year_on
 from infra.auth import Principal, SchoolPlace, may_administer, may_declare, may_read_school
 from infra.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from infra.event_store import ContractApplication, new_event
+from infra.school_years import school_year_errors
 from infra.text import control_error
 from services.declarations.data_imports import DataImports
 from services.declarations.domain import (
@@ -111,15 +112,8 @@ class DeclarationsApplication(DataImports, ContractApplication):
 
     def _year_errors(self, school: SchoolRecord, school_year: str) -> list[FieldError]:
         """What is wrong with the school year of a request: its form, or no campaign for it."""
-        try:
-            parse_school_year(school_year)
-        except ValueError:
-            return [
-                FieldError(
-                    "school_year",
-                    f"Année scolaire « {school_year} » invalide : attendu la forme 2024-2025.",
-                )
-            ]
+        if errors := school_year_errors(school_year):
+            return errors
         if self.campaign(school.details.academie, school_year) is None:
             return [
                 FieldError(
@@ -198,12 +192,8 @@ class DeclarationsApplication(DataImports, ContractApplication):
             raise Forbidden(
                 f"Seul l'administrateur de l'académie de {academie} ouvre ses campagnes."
             )
-        errors: list[FieldError] = []
-        try:
-            rentree = parse_school_year(school_year)
-        except ValueError:
-            errors.append(FieldError("school_year", f"Année scolaire « {school_year} » invalide."))
-            rentree = None
+        errors = school_year_errors(school_year)
+        rentree = None if errors else parse_school_year(school_year)
         if closes_on <= opens_on:
             errors.append(FieldError("closes_on", "La clôture doit suivre l'ouverture."))
         if rentree is not None and not (rentree - 1 <= opens_on.year <= rentree + 1):

@@ -52,11 +52,12 @@ from events.data_imports import (
 )
 from events.ent import PERIODS, period_earliest_start, period_has_begun
 from events.envelope import Event
-from events.values import Role, is_valid_uai, parse_school_year, school_year_bounds
+from events.values import Role, is_valid_uai, school_year_bounds
 from infra.auth import Principal, may_administer
 from infra.csv_files import format_errors, read_rows
 from infra.errors import FieldError, Forbidden, InvalidInput
 from infra.event_store import ContractApplication, new_event, stream_id
+from infra.school_years import school_year_errors
 from services.declarations.domain import (
     SchoolRecord,
     campaign_id,
@@ -137,19 +138,6 @@ class GarFile:
     schools: tuple[GarSchool, ...]
 
 
-def _year_errors(school_year: str) -> list[FieldError]:
-    try:
-        parse_school_year(school_year)
-    except ValueError:
-        return [
-            FieldError(
-                "school_year",
-                f"Année scolaire « {school_year} » invalide : attendu la forme 2024-2025.",
-            )
-        ]
-    return []
-
-
 def _period(value: str | int) -> int | None:
     text = str(value).strip()
     if text.isascii() and text.isdigit() and int(text) in PERIODS:
@@ -221,7 +209,7 @@ def _same_year(
 
 def parse_ent(data: bytes, period: str | int, school_year: str) -> EntFile:
     """The ENT file of one period; InvalidInput with every broken rule otherwise."""
-    errors = _year_errors(school_year)
+    errors = school_year_errors(school_year)
     year_ok = not errors
     number = _period(period)
     if number is None:
@@ -294,7 +282,7 @@ def _resource_name(raw: str) -> str:
 
 def parse_gar(data: bytes, school_year: str) -> GarFile:
     """The GAR file of one school year; InvalidInput with every broken rule otherwise."""
-    errors = _year_errors(school_year)
+    errors = school_year_errors(school_year)
     year_ok = not errors
     errors += format_errors(data)
     if any(e.field == "fichier" for e in errors):

@@ -9,10 +9,11 @@ import asyncpg
 from litestar import Controller, Request, Response, get
 from litestar.params import FromPath, QueryParameter
 
-from events.values import is_valid_school_year, is_valid_uai, school_year_on
+from events.values import is_valid_uai, school_year_on
 from infra.auth import SchoolPlace, may_read_school
 from infra.errors import FieldError, Forbidden, InvalidInput, NotFound
 from infra.http import error_response, principal_of
+from infra.school_years import school_year_errors
 from services.reporting.access import may_read_history, may_read_territory
 from services.reporting.freshness import (
     StillProjecting,
@@ -56,15 +57,8 @@ def _pool(request: Request[Any, Any, Any]) -> asyncpg.Pool:
 
 
 def _check_year(school_year: str | None) -> None:
-    if school_year is not None and not is_valid_school_year(school_year):
-        raise InvalidInput(
-            [
-                FieldError(
-                    "school_year",
-                    f"Année scolaire « {school_year} » invalide : attendu la forme 2024-2025.",
-                )
-            ]
-        )
+    if errors := school_year_errors(school_year):
+        raise InvalidInput(errors)
 
 
 async def _settled(request: Request[Any, Any, Any], at: datetime, now: bool) -> None:

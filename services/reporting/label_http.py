@@ -9,10 +9,11 @@ import asyncpg
 from litestar import Controller, Request, get
 from litestar.params import FromPath, QueryParameter
 
-from events.values import is_valid_school_year, parse_school_year, school_year_on
+from events.values import parse_school_year, school_year_on
 from infra.auth import SchoolPlace
 from infra.errors import FieldError, Forbidden, InvalidInput, NotFound
 from infra.http import principal_of
+from infra.school_years import school_year_errors
 from services.reporting.access import may_read_territory
 from services.reporting.label_standing import LabelDistribution, territory_label
 from services.reporting.territory import territory_errors
@@ -67,10 +68,8 @@ class TerritoryLabelController(Controller):
                     )
                 ]
             )
-        if school_year is not None and not is_valid_school_year(school_year):
-            raise InvalidInput(
-                [FieldError("school_year", f"Année scolaire « {school_year} » invalide.")]
-            )
+        if errors := school_year_errors(school_year):
+            raise InvalidInput(errors)
         now = datetime.now(UTC)
         rentree = parse_school_year(school_year or school_year_on(now))
         pool: asyncpg.Pool = request.app.state.pool

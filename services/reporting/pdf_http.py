@@ -10,10 +10,11 @@ import asyncpg
 from litestar import Controller, Request, Response, get
 from litestar.params import FromPath, QueryParameter
 
-from events.values import is_valid_school_year, is_valid_uai
+from events.values import is_valid_uai
 from infra.auth import may_read_school
 from infra.errors import FieldError, Forbidden, InvalidInput, NotFound
 from infra.http import error_response, principal_of
+from infra.school_years import school_year_errors
 from services.reporting.freshness import StillProjecting, wait_projected_through
 from services.reporting.moments import moment_of
 from services.reporting.pdf import render_profile_pdf
@@ -60,15 +61,8 @@ class SchoolProfilePdfController(Controller):
             ),
         ] = None,
     ) -> Response[bytes] | Response[Any]:
-        if school_year is not None and not is_valid_school_year(school_year):
-            raise InvalidInput(
-                [
-                    FieldError(
-                        "school_year",
-                        f"Année scolaire « {school_year} » invalide : attendu la forme 2024-2025.",
-                    )
-                ]
-            )
+        if errors := school_year_errors(school_year):
+            raise InvalidInput(errors)
         at = moment_of(as_of, school_year)
         if as_of is not None or school_year is not None:
             # A past moment is answered only once the read models hold all of it.

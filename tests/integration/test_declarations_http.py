@@ -820,6 +820,9 @@ async def test_a_campaign_with_bad_dates_is_refused(
             headers=admin(auth),
         )
     assert_errors(r, 422, fields)
+    if "school_year" in fields:
+        message = "Année scolaire « 2026 » invalide : attendu la forme 2024-2025."
+        assert message in [e["message"] for e in r.json()["errors"]]
 
 
 @pytest.mark.parametrize(

@@ -230,3 +230,15 @@ async def test_profiles_and_territories_show_label_standing(
             headers=bearer(auth, Role.AUDITEUR, "*"),
         )
         assert r.json()["labelled"] == 0  # the award has expired by then
+        r = await client.get(
+            "/api/v1/territories/academie/montpellier/label",
+            params={"school_year": "2029"},
+            headers=bearer(auth, Role.AUDITEUR, "*"),
+        )
+        assert r.status_code == 422
+        assert r.json()["errors"] == [
+            {
+                "field": "school_year",
+                "message": "Année scolaire « 2029 » invalide : attendu la forme 2024-2025.",
+            }
+        ]
