@@ -150,6 +150,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(f"  NATS          {servers.nats_url}")
     # A school of the demo register: the command works as printed once `--demo` has loaded.
     print("Jeton de test : numecole token --role directeur --scope 0340001S")
+    if args.demo:
+        print("Rejouer le passé : numecole replay --as-of 2024-03-01 --school 0340001S")
     print("Ctrl-C pour arrêter.\n", flush=True)
     try:
         while not stopping:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from events.declarations import (
@@ -143,7 +143,7 @@ class DeclarationsApplication(DataImports, ContractApplication):
                 + ", ".join(refused)
                 + "."
             )
-        today = school_year_on(datetime.now(UTC))
+        today = school_year_on(self.now())
         new: list[Event] = []
         registered = changed = 0
         for row in rows:
@@ -266,7 +266,7 @@ class DeclarationsApplication(DataImports, ContractApplication):
                 originator_id=catalogue_id(academie),
                 originator_version=version,
                 uai=None,
-                school_year=school_year_on(datetime.now(UTC)),
+                school_year=school_year_on(self.now()),
                 actor=by.actor,
                 academie=academie,
                 catalogue_version=version,
@@ -369,7 +369,7 @@ class DeclarationsApplication(DataImports, ContractApplication):
                 originator_id=state.id,
                 originator_version=state.version + 1,
                 uai=uai,
-                school_year=school_year_on(datetime.now(UTC)),
+                school_year=school_year_on(self.now()),
                 actor=by.actor,
                 code=code,
             )

@@ -40,7 +40,7 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 
 from events.data_imports import (
     PUPILS_FROM_FILE,
@@ -499,7 +499,7 @@ class DataImports(ContractApplication):
         schools, errors = self._schools_of(
             [(r.line, r.uai) for r in file.rows], file.school_year, by
         )
-        if not period_has_begun(file.school_year, file.period, today or datetime.now(UTC).date()):
+        if not period_has_begun(file.school_year, file.period, today or self.now().date()):
             errors.insert(
                 0,
                 FieldError(

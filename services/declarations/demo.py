@@ -1,17 +1,21 @@
 """A demo académie: a register, campaigns, a usage catalogue and five years of declarations,
-recorded through the service's own use cases. Re-running it adds nothing."""
+usages and ENT and GAR imports, recorded through the service's own use cases, each at its
+moment of those years, so that the record replays as it stood on any day. Re-running it adds
+nothing."""
 
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 from events.declarations import SchoolDetails, UsageDefinition
 from events.values import Role, uai_check_letter
 from infra.auth import Principal
-from infra.errors import InvalidInput
+from infra.timeline import Timeline
 from services.declarations.application import DeclarationsApplication
 from services.declarations.data_imports import parse_ent, parse_gar
+from services.declarations.domain import declarations_id, project_declarations
 from services.declarations.register_csv import RegisterRow
 
 ACADEMIES = {
@@ -141,7 +145,7 @@ def demo_register(schools_per_circonscription: int = 5) -> list[RegisterRow]:
 
 def answers_for(rng: random.Random, classes: int, progress: float) -> dict[str, object]:
     def some(upto: int) -> int:
-        return min(upto, round(upto * min(1.0, progress + rng.uniform(-0.2, 0.2))))
+        return round(upto * min(1.0, max(0.0, progress + rng.uniform(-0.2, 0.2))))
 
     b3 = some(classes)
     return {
@@ -161,59 +165,93 @@ def answers_for(rng: random.Random, classes: int, progress: float) -> dict[str, 
     }
 
 
+def _declared_on(rng: random.Random, year: int) -> datetime:
+    """When a director answers for the school year starting in `year`: during its campaign
+    (21 June to 27 September), or a little after it for a few."""
+    days = rng.uniform(0, 98) if rng.random() > 0.08 else rng.uniform(99, 120)
+    return datetime(year, 6, 21, 6, tzinfo=UTC) + timedelta(days=days)
+
+
+def _open_campaign(app: DeclarationsApplication, academie: str, year: int) -> None:
+    if app.campaign(academie, f"{year}-{year + 1}") is None:
+        app.open_campaign(
+            academie, f"{year}-{year + 1}", date(year, 6, 21), date(year, 9, 27), ADMIN
+        )
+
+
 def load_demo(app: DeclarationsApplication, seed: int = 2024) -> int:
-    """Record the demo académie; return how many schools got declarations this time."""
+    """Record the demo académie, each step at its moment of the five school years (after what
+    the log already holds); return how many schools got declarations this time."""
     rng = random.Random(seed)
     rows = demo_register()
-    app.import_register(rows, ADMIN)
+    present = datetime.now(UTC)
+    timeline = Timeline(app.last_recorded_at())
+    start = datetime(YEARS[0], 5, 3, 7, tzinfo=UTC)
+    timeline.at(start, partial(app.import_register, rows, ADMIN))
     for academie in ACADEMIES:
-        app.revise_catalogue(academie, CATALOGUE, ADMIN)
+        timeline.at(start, partial(app.revise_catalogue, academie, CATALOGUE, ADMIN))
         for year in YEARS:
-            if app.campaign(academie, f"{year}-{year + 1}") is None:
-                app.open_campaign(
-                    academie, f"{year}-{year + 1}", date(year, 6, 21), date(year, 9, 27), ADMIN
-                )
+            timeline.at(
+                datetime(year, 5, 15, 8, tzinfo=UTC), partial(_open_campaign, app, academie, year)
+            )
     loaded = 0
     for row in rows:
-        if row.details.kind != "ecole":
-            continue
-        director = Principal(f"directeur-{row.uai}", Role.DIRECTEUR, row.uai)
-        last = f"{YEARS[-1]}-{YEARS[-1] + 1}"
-        if (
-            app.declaration(row.uai, last, director).usages
-            or app.declaration(row.uai, last, director).answers
-        ):
+        if row.details.kind != "ecole" or app.find(declarations_id(row.uai), project_declarations):
             continue
         loaded += 1
+        director = Principal(f"directeur-{row.uai}", Role.DIRECTEUR, row.uai)
         classes = rng.randint(3, 14)
-        start = rng.uniform(0.1, 0.6)
+        progress = rng.uniform(0.1, 0.6)
         for k, year in enumerate(YEARS):
             school_year = f"{year}-{year + 1}"
+            when = _declared_on(rng, year)
             if k and rng.random() < 0.3:
-                app.confirm_declaration(row.uai, school_year, director)
+                act = partial(app.confirm_declaration, row.uai, school_year, director)
             else:
-                app.submit_declaration(
-                    row.uai, school_year, answers_for(rng, classes, start + 0.12 * k), director
-                )
+                answers = answers_for(rng, classes, progress + 0.12 * k)
+                act = partial(app.submit_declaration, row.uai, school_year, answers, director)
+            if when <= present:
+                timeline.at(when, act)
+        # Usages come one by one, in the course of the school years.
         for usage in rng.sample(CATALOGUE, rng.randint(0, 5)):
-            app.add_usage(row.uai, usage.code, director)
+            when = datetime(rng.choice(YEARS), 9, 15, tzinfo=UTC) + timedelta(
+                days=rng.uniform(0, 270)
+            )
+            if when <= present:
+                timeline.at(when, partial(app.add_usage, row.uai, usage.code, director))
     if loaded:
-        load_ent_and_gar(app, rows, rng)
+        plan_ent_and_gar(app, timeline, rows, rng, present)
+    app.recording_clock = timeline
+    try:
+        timeline.run()
+    finally:
+        app.recording_clock = None
     return loaded
 
 
 GAR_RESOURCES = ("Lalilo", "Maskott", "Mon manuel numérique", "Éduthèque", "BNE Lumni")
+# When the académie imports each period's ENT connections: soon after the period ends
+# (month, day, and whether in the rentrée's calendar year or the next).
+ENT_IMPORTED_ON = {1: (0, 11, 6), 2: (1, 1, 8), 3: (1, 3, 6), 4: (1, 5, 6), 5: (1, 7, 8)}
 
 
-def load_ent_and_gar(
-    app: DeclarationsApplication, rows: list[RegisterRow], rng: random.Random
+def plan_ent_and_gar(
+    app: DeclarationsApplication,
+    timeline: Timeline,
+    rows: list[RegisterRow],
+    rng: random.Random,
+    present: datetime,
 ) -> None:
-    """The académie's imports: ENT connections after each period elapsed, GAR accès yearly."""
-    today = date.today()
+    """The académie's imports: ENT connections after each period, GAR accès once a year (the
+    current year's so far, a few days ago)."""
     ecoles = [r for r in rows if r.details.kind == "ecole"]
     for year in YEARS:
         school_year = f"{year}-{year + 1}"
         for period in range(1, 6):
+            later, month, day = ENT_IMPORTED_ON[period]
+            when = datetime(year + later, month, day, 8, tzinfo=UTC)
+            if when > present:
+                break
             lines = ["uai;eleves;parents;enseignants"]
             for r in ecoles:
                 pupils = r.details.pupils
@@ -224,14 +262,13 @@ def load_ent_and_gar(
                     f"{r.uai};{int(total * share)};{int(total * (1 - share) * 0.7)};"
                     f"{total - int(total * share) - int(total * (1 - share) * 0.7)}"
                 )
-            try:
-                app.import_ent(
-                    parse_ent("\n".join(lines).encode(), period, school_year), ADMIN, today
-                )
-            except InvalidInput:
-                break  # a period that has not begun yet
+            ent = parse_ent("\n".join(lines).encode(), period, school_year)
+            timeline.at(when, partial(app.import_ent, ent, ADMIN))
         lines = ["uai;ressource;acces"]
         for r in ecoles:
             for resource in rng.sample(GAR_RESOURCES, rng.randint(0, 3)):
                 lines.append(f"{r.uai};{resource};{rng.randint(5, 900)}")
-        app.import_gar(parse_gar("\n".join(lines).encode(), school_year), ADMIN)
+        when = min(datetime(year + 1, 7, 10, 8, tzinfo=UTC), present - timedelta(days=2))
+        if when >= datetime(year, 9, 15, tzinfo=UTC):
+            gar = parse_gar("\n".join(lines).encode(), school_year)
+            timeline.at(when, partial(app.import_gar, gar, ADMIN))

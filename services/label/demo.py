@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from psycopg.rows import dict_row
 
 from events.values import Role, parse_school_year, school_year_on
 from infra.auth import Principal
 from infra.settings import DatabaseSettings
+from infra.timeline import Timeline
 from services.label.app import open_application
 from services.label.application import CommuneSigner, LabelApplication
 from services.label.referentiels import ReferentielContent, shipped_referentiels
@@ -43,11 +46,14 @@ SIGNATORIES = (
 
 
 @dataclass
-class DemoClock:
+class SchoolClock:
+    """The moments of one school's steps: they only go forward, so that its steps keep their
+    order among every school's on the timeline."""
+
     now: datetime
 
-    def __call__(self) -> datetime:
-        return self.now
+    def move(self, moment: datetime) -> None:
+        self.now = max(self.now, moment)
 
     def tick(self, rng: random.Random) -> None:
         self.now += timedelta(hours=rng.randint(2, 24))
@@ -81,60 +87,73 @@ def _people(school: dict[str, str | None]) -> tuple[Principal, Principal, Princi
 
 def _activity(
     app: LabelApplication,
-    clock: DemoClock,
+    timeline: Timeline,
     rng: random.Random,
     school: dict[str, str | None],
     today: datetime,
 ) -> None:
+    """Plan one school's label steps on the timeline."""
     uai = str(school["uai"])
     referent, head, adviser = _people(school)
     board = app.board(uai, head)
     target = rng.choices((0, 1, 2, 3), weights=(3, 4, 2, 1))[0]
     # Last school year: everything up to the target level, validated by the head or the adviser.
     rentree = parse_school_year(school_year_on(today))
-    clock.now = datetime(rentree - 1, 10, 1, 8, tzinfo=UTC) + timedelta(days=rng.randint(0, 20))
+    clock = SchoolClock(
+        datetime(rentree - 1, 10, 1, 8, tzinfo=UTC) + timedelta(days=rng.randint(0, 20))
+    )
+
+    def step(act: Callable[[], object]) -> None:
+        timeline.at(clock.now, act)
+        clock.tick(rng)
+
     for d in board.domains:
         for c in d.criteria:
             if c.level > target:
                 continue
-            app.propose(uai, c.code, rng.choice(COMMENTS), rng.choice((referent, referent, head)))
-            clock.tick(rng)
+            by = rng.choice((referent, referent, head))
+            step(partial(app.propose, uai, c.code, rng.choice(COMMENTS), by))
             if rng.random() < 0.1:
-                app.reject(uai, c.code, rng.choice(REASONS), head)
-                clock.tick(rng)
-                app.propose(uai, c.code, rng.choice(COMMENTS), referent)
-                clock.tick(rng)
-            app.validate(uai, c.code, rng.choice((head, head, adviser)))
-            clock.tick(rng)
+                step(partial(app.reject, uai, c.code, rng.choice(REASONS), head))
+                step(partial(app.propose, uai, c.code, rng.choice(COMMENTS), referent))
+            step(partial(app.validate, uai, c.code, rng.choice((head, head, adviser))))
     # In January, most schools that reached a level apply.
     if target >= 1 and rng.random() < 0.7:
-        clock.now = datetime(rentree, 1, 12, 9, tzinfo=UTC) + timedelta(days=rng.randint(0, 15))
+        clock.move(datetime(rentree, 1, 12, 9, tzinfo=UTC) + timedelta(days=rng.randint(0, 15)))
         # Drawn from the UAI, not from `rng`, so that the rest of the demo stays as it was.
         signer = SIGNATORIES[int(uai[:7]) % len(SIGNATORIES)]
-        app.apply_for_label(uai, head, signer if school["kind"] == "ecole" else None)
+        step(partial(app.apply_for_label, uai, head, signer if school["kind"] == "ecole" else None))
     # This school year: a few new proposals, still waiting for a decision (at least one, so
     # that a second loading finds the board started and adds nothing).
-    clock.now = max(
-        datetime(rentree, 9, 2, 8, tzinfo=UTC), today - timedelta(days=rng.randint(3, 30))
+    clock.move(
+        max(datetime(rentree, 9, 2, 8, tzinfo=UTC), today - timedelta(days=rng.randint(3, 30)))
     )
     pending = [c for d in board.domains for c in d.criteria if c.level == target + 1]
     for c in rng.sample(pending, min(len(pending), rng.randint(1, 3))):
-        app.propose(uai, c.code, rng.choice(COMMENTS), referent)
-        clock.tick(rng)
+        step(partial(app.propose, uai, c.code, rng.choice(COMMENTS), referent))
 
 
 def load_demo(database: DatabaseSettings, seed: int = 2026, share: float = 0.6) -> int:
     """Publish both référentiels and record label activity for about `share` of the schools
-    of the register (caught up from the declarations log first). Returns how many schools got
-    activity this time."""
+    of the register (caught up from the declarations log first), each step at its moment of
+    the last school year and this one (after what the log already holds). Returns how many
+    schools got activity this time."""
     asyncio.run(catch_up(database))
     today = datetime.now(UTC)
-    clock = DemoClock(today)
-    app, register = open_application(database, pool_size=2, clock=clock)
+    rentree = parse_school_year(school_year_on(today))
+    app, register = open_application(database, pool_size=2)
+    timeline = Timeline(app.last_recorded_at())
+    # The label's rules read the day (January applications, school years) from the same clock.
+    app.clock = app.recording_clock = timeline
     try:
         for ref in shipped_referentiels():
             content = ReferentielContent(title=ref.title, kinds=ref.kinds, domains=ref.domains)
-            app.publish_referentiel(ref.version, content, ADMIN)
+            timeline.at(
+                datetime(rentree - 1, 9, 1, 8, tzinfo=UTC),
+                partial(app.publish_referentiel, ref.version, content, ADMIN),
+            )
+        # Published before the boards that show them are planned.
+        timeline.run()
         rng = random.Random(seed)
         loaded = 0
         for school in _schools(register):
@@ -142,8 +161,9 @@ def load_demo(database: DatabaseSettings, seed: int = 2026, share: float = 0.6) 
             uai = str(school["uai"])
             if not chosen or app.board(uai, ADMIN).board_version > 0:
                 continue
-            _activity(app, clock, random.Random(f"{seed}:{uai}"), school, today)
+            _activity(app, timeline, random.Random(f"{seed}:{uai}"), school, today)
             loaded += 1
+        timeline.run()
         return loaded
     finally:
         app.close()
