@@ -179,8 +179,8 @@ class ContractApplication(Application[uuid.UUID]):
     """An eventsourcing Application whose domain events are `events/` Structs."""
 
     # When set, the moment events are recorded at, instead of the present: only the demo sets
-    # it, to record five past school years that replay as they were. It must never go back:
-    # readers of past moments rely on a log's recording times rising with its positions.
+    # it, to record its past school years so that they replay as they were. It must never go
+    # back: readers of past moments rely on a log's recording times rising with its positions.
     recording_clock: Callable[[], datetime] | None = None
 
     def now(self) -> datetime:
