@@ -266,13 +266,14 @@ class CellSteps:
     def place(self, facts: SchoolFacts, e: SchoolRegistered | SchoolDetailsChanged) -> None:
         at, cell = e.recorded_at, cell_of(e.details)
         self.memory.add_cell(cell, territories_of(e.details))
-        if facts.cell == cell and facts.academie == e.details.academie:
+        kind = e.details.kind
+        if facts.cell == cell and facts.academie == e.details.academie and facts.kind == kind:
             return
 
         def place() -> None:
             if facts.academie != e.details.academie:
                 self.grouped = None
-            facts.cell, facts.academie = cell, e.details.academie
+            facts.cell, facts.academie, facts.kind = cell, e.details.academie, kind
             facts.places.append((at, cell))
 
         self.change(facts, [r for r, _ in self.held], at, place)

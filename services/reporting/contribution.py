@@ -39,10 +39,10 @@ from events.values import region_of
 PARIS = ZoneInfo("Europe/Paris")
 
 # Bump when what a school contributes changes: the read models are refilled (their fingerprint).
-FIGURES_VERSION = 1
+FIGURES_VERSION = 2
 
 FIELDS = (
-    "schools", "answered", "on_time", "declared", "classes", "teacher", "pupil", "with_robots",
+    "schools", "asked", "answered", "on_time", "declared", "classes", "teacher", "pupil", "with_robots",
     "with_ent", "i0", "i1", "i2", "i3", "usages", "ent_figures", "e0", "e1", "e2", "e3",
     "ent_connections", "gar_accesses", "labelled", "l1", "l2", "l3",
 )  # fmt: skip
@@ -98,6 +98,7 @@ class SchoolFacts(msgspec.Struct, array_like=True):
     gar: dict[int, tuple[int, tuple[str, ...]]] = msgspec.field(default_factory=dict)
     # Awards: rentrée awarded -> (last rentrée valid, level).
     awards: dict[int, tuple[int, int]] = msgspec.field(default_factory=dict)
+    kind: str | None = None  # école, collège or lycée, as the register has it
 
 
 class Contribution(NamedTuple):
@@ -272,11 +273,11 @@ class Part(NamedTuple):
     of: Callable[[SchoolFacts, int, Closes], Contribution]
 
 
-DECLARED = Part(1, _declared)
-USAGES = Part(13, _usages)
-ENT = Part(14, _ent)
-GAR = Part(20, _gar)
-LABEL = Part(21, _label)
+DECLARED = Part(2, _declared)
+USAGES = Part(14, _usages)
+ENT = Part(15, _ent)
+GAR = Part(21, _gar)
+LABEL = Part(22, _label)
 PARTS = (DECLARED, USAGES, ENT, GAR, LABEL)
 
 
@@ -284,7 +285,8 @@ def contribution(facts: SchoolFacts, rentree: int, closes: Closes) -> Contributi
     """What the school adds to its cell's figures of the school year `rentree`."""
     if facts.cell is None:
         return NOTHING
-    values: list[int] = [1]
+    # Every open school counts; the écoles are those the campaign asks to declare.
+    values: list[int] = [1, 1 if facts.kind == "ecole" else 0]
     usages: tuple[str, ...] = ()
     resources: tuple[str, ...] = ()
     for part in PARTS:

@@ -57,6 +57,7 @@ _FIGURES = (
         SELECT academie, rentree, max(closes_on) AS closes_on FROM reporting.campaign_versions
         WHERE rentree BETWEEN $2 AND $4 AND recorded_at <= $3 GROUP BY 1, 2)
     SELECT y.r, (SELECT count(*) FROM members) AS schools,
+           (SELECT count(*) FROM members WHERE kind = 'ecole') AS asked,
            count(e.uai) FILTER (WHERE e.rentree = y.r) AS answered,
            count(e.uai) FILTER (WHERE e.rentree = y.r AND (c.closes_on IS NULL
                OR (e.first_at AT TIME ZONE 'Europe/Paris')::date <= c.closes_on)) AS on_time,

@@ -29,6 +29,9 @@ class TerritoryFigures(msgspec.Struct):
     school_year: str
     as_of: datetime
     schools: int
+    # The écoles: the schools the campaign asks to declare (collèges and lycées only take part
+    # in the label), over which the response rate is counted.
+    schools_asked: int
     answered: int  # declared or confirmed for this school year
     answered_on_time: int  # before the campaign closed
     response_rate: float | None
@@ -111,9 +114,10 @@ def year_figures(
         school_year=school_year_of_rentree(sums.rentree),
         as_of=at,
         schools=schools,
+        schools_asked=sums.asked,
         answered=sums.answered,
         answered_on_time=sums.on_time,
-        response_rate=share(sums.answered, schools) if schools else None,
+        response_rate=share(sums.answered, sums.asked) if sums.asked else None,
         schools_declared=declared,
         index_distribution={str(i): share(n, declared) for i, n in enumerate(sums.indices())},
         teacher_share=share(sums.teacher, classes) if classes else None,

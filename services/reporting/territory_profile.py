@@ -28,6 +28,7 @@ class TerritoryYear(msgspec.Struct):
     rentree: int
     school_year: str
     schools: int
+    schools_asked: int  # the écoles, which the campaign asks to declare
     response_rate: float | None
     index_distribution: dict[str, float]
     teacher_share: float | None
@@ -107,6 +108,7 @@ async def territory_profile(
                 rentree=r,
                 school_year=f.school_year,
                 schools=f.schools,
+                schools_asked=f.schools_asked,
                 response_rate=f.response_rate,
                 index_distribution=f.index_distribution,
                 teacher_share=f.teacher_share,

@@ -26,6 +26,7 @@ class YearSums(msgspec.Struct, kw_only=True):
 
     rentree: int
     schools: int = 0
+    asked: int = 0  # écoles: the schools the campaign asks to declare
     answered: int = 0
     on_time: int = 0
     declared: int = 0

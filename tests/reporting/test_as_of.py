@@ -114,6 +114,30 @@ async def test_the_response_rate_counts_late_answers_apart(timeline: Timeline) -
     assert (figures.answered, figures.answered_on_time) == (2, 1)
 
 
+async def test_the_response_rate_is_over_the_ecoles_the_campaign_asks(timeline: Timeline) -> None:
+    """A collège counts among the territory's schools, but only écoles declare their
+    equipment: when all of them answered, the campaign is answered in full."""
+    college = "0340501K"
+    await timeline.register(A, "2024-01-10T09:00:00")
+    await timeline.register(B, "2024-01-10T09:00:00")
+    await timeline.register(
+        college, "2024-01-10T09:00:00", kind="college", circonscription=None, bassin="34-B1"
+    )
+    await timeline.campaign("2024-2025", "2024-06-21T08:00:00", date(2024, 9, 27))
+    await timeline.declare(A, "2024-2025", "2024-09-01T10:00:00")
+    figures = await territory_figures(
+        timeline.conn, "academie", "montpellier", 2024, at("2024-09-10T00:00:00")
+    )
+    assert (figures.schools, figures.schools_asked, figures.answered) == (3, 2, 1)
+    assert figures.response_rate == 50.0
+    await timeline.declare(B, "2024-2025", "2024-09-12T10:00:00")
+    figures = await territory_figures(
+        timeline.conn, "academie", "montpellier", 2024, at("2024-09-20T00:00:00")
+    )
+    assert (figures.schools, figures.schools_asked, figures.answered) == (3, 2, 2)
+    assert figures.response_rate == 100.0
+
+
 async def test_usages_of_a_past_year_are_those_it_ended_with(timeline: Timeline) -> None:
     await timeline.register(A, "2023-01-10T09:00:00")
     await timeline.catalogue("2023-01-10T09:00:00", "PROGRAMMATION", "FABLAB")

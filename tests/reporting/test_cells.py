@@ -319,3 +319,39 @@ async def test_a_moment_stepped_in_several_batches_gives_all_its_rows_one_usage_
         assert before[2024]["usages"] == 2
     finally:
         await conn.close()
+
+
+async def test_a_change_of_kind_moves_a_school_out_of_the_ecoles_the_campaign_asks(
+    database: DatabaseSettings,
+) -> None:
+    """The register says an école is in fact a collège: it still counts among the schools, no
+    longer among those the campaign asks, in the cells as in the members, from then on."""
+    conn = await asyncpg.connect(database.url)
+    try:
+        line = await Timeline(conn).start(database)
+        recorded = [
+            await line.register("0340001S", "2024-09-02T08:00:00"),
+            await line.register("0340002T", "2024-09-02T08:00:00"),
+            await line.move(
+                "0340002T", "2024-10-01T10:00:00", kind="college", circonscription=None,
+                bassin="34-B1",
+            ),
+        ]  # fmt: skip
+        fold = CellFigures()
+        for event in recorded:
+            fold.add(event)
+        async with conn.transaction():
+            await fold.flush(conn)
+        for moment, expected in (("2024-09-15T00:00:00", (2, 2)), ("2024-10-15T00:00:00", (2, 1))):
+            for level, code in (("departement", "34"), ("academie", "montpellier")):
+                cells = await sums_from_cells.year_sums(conn, level, code, 2024, 2024, at(moment))
+                members = await sums_from_members.year_sums(
+                    conn, level, code, 2024, 2024, at(moment)
+                )
+                for sums in (cells, members):
+                    assert (sums[2024]["schools"], sums[2024]["asked"]) == expected, (
+                        moment,
+                        level,
+                    )
+    finally:
+        await conn.close()

@@ -41,7 +41,7 @@ def figures(facts: SchoolFacts, rentree: int, **closes: date) -> dict[str, int]:
 
 def school(**fields: object) -> SchoolFacts:
     return msgspec.structs.replace(
-        SchoolFacts(cell=cell_of(DETAILS), academie="montpellier"), **fields
+        SchoolFacts(cell=cell_of(DETAILS), academie="montpellier", kind="ecole"), **fields
     )
 
 
@@ -50,9 +50,16 @@ def test_a_school_not_registered_or_closed_adds_nothing() -> None:
     assert contribution(school(cell=None, answers={2024: answers()}), 2024, {}) is NOTHING
 
 
+def test_every_open_school_counts_and_the_ecoles_are_those_the_campaign_asks() -> None:
+    ecole = figures(school(), 2024)
+    assert (ecole["schools"], ecole["asked"]) == (1, 1)
+    college = figures(school(kind="college"), 2024)
+    assert (college["schools"], college["asked"]) == (1, 0)
+
+
 def test_answers_are_carried_forward_but_answer_only_their_own_year() -> None:
     facts = school(answers={2023: answers(index=1), 2025: answers(index=3)})
-    assert figures(facts, 2022) | {"schools": 1} == dict.fromkeys(FIELDS, 0) | {"schools": 1}
+    assert figures(facts, 2022) == dict.fromkeys(FIELDS, 0) | {"schools": 1, "asked": 1}
     carried = figures(facts, 2024)
     assert (carried["answered"], carried["declared"], carried["i1"], carried["i3"]) == (0, 1, 1, 0)
     own = figures(facts, 2025)

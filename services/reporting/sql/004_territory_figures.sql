@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS reporting.cell_figures (
     rentree integer NOT NULL,
     valid_from timestamptz NOT NULL,
     schools integer NOT NULL,
+    asked integer NOT NULL,  -- the écoles: the schools a campaign asks to declare
     answered integer NOT NULL,
     on_time integer NOT NULL,
     declared integer NOT NULL,
