@@ -108,6 +108,17 @@ class DeclarationsApplication(DataImports, ContractApplication):
                 f"Votre rôle ({by.role.value}, périmètre {by.scope}) ne permet pas "
                 f"{'de déclarer pour' if write else 'de consulter'} l'école {uai}."
             )
+        if write and school.details.kind != "ecole":
+            kind = "un collège" if school.details.kind == "college" else "un lycée"
+            raise InvalidInput(
+                [
+                    FieldError(
+                        "uai",
+                        f"L'établissement {uai} est {kind} : seules les écoles déclarent leur "
+                        "équipement et leurs usages.",
+                    )
+                ]
+            )
         return school
 
     def _year_errors(self, school: SchoolRecord, school_year: str) -> list[FieldError]:

@@ -21,6 +21,7 @@ from infra.relay import SOURCES
 from infra.settings import DatabaseSettings
 from services.declarations.application import DeclarationsApplication
 from services.declarations.data_imports import parse_ent, parse_gar
+from services.declarations.register_csv import parse_register
 from services.reporting.ent_gar import (
     EntDistribution,
     GarResource,
@@ -35,9 +36,11 @@ from services.reporting.pending_writes import PendingWrites
 from services.reporting.projection import FOLDS, Projection
 from services.reporting.projector import ensure_read_models
 from tests.data_imports.conftest import ADMIN, NEXT_YEAR, YEAR, open_campaigns
-from tests.support import answers
+from tests.support import REGISTER_CSV, answers
 
-FERRY, CURIE, BOUCHER = "0340001S", "0340002T", "0340501K"  # 210, 95 and 540 pupils
+FERRY, CURIE = "0340001S", "0340002T"  # 210 and 95 pupils
+BERT = "0340003U"  # registered by the story
+REGISTER_HEADER = REGISTER_CSV.splitlines()[0]
 HEADER = "uai;eleves;parents;enseignants\n"
 
 
@@ -102,11 +105,13 @@ def declare(app: DeclarationsApplication, uai: str, school_year: str, *, ent: bo
 @pytest.fixture
 def story(app: DeclarationsApplication) -> DeclarationsApplication:
     """Jules Ferry uses the ENT, Marie Curie does not (its connections are imported all the
-    same), the collège uses it but has no connections imported; 2023-2024 and 2024-2025."""
+    same), Paul Bert uses it but has no connections imported; 2023-2024 and 2024-2025."""
     open_campaigns(app, NEXT_YEAR)
+    bert = "École Paul Bert;école;120;Sète;34-C3;;34;Montpellier"
+    app.import_register(parse_register(f"{REGISTER_HEADER}\n{BERT};{bert}\n".encode()), ADMIN)
     declare(app, FERRY, YEAR, ent=True)
     declare(app, CURIE, YEAR, ent=False)
-    declare(app, BOUCHER, YEAR, ent=True)
+    declare(app, BERT, YEAR, ent=True)
     # Ferry (210 pupils) reaches one connection per pupil in periods 1, 3 and 4.
     for period, ferry in ((1, "150;50;10"), (2, "100;50;10"), (3, "200;80;30"), (4, "210;0;0")):
         app.import_ent(parse_ent(ent(f"{FERRY};{ferry}", f"{CURIE};500;0;0"), period, YEAR), ADMIN)
@@ -149,7 +154,7 @@ async def test_no_index_without_the_ent_or_without_connections(
 ) -> None:
     await projected.catch_up()
     assert await school_ent(projected.conn, CURIE, YEAR) is None  # declared no ENT
-    assert await school_ent(projected.conn, BOUCHER, YEAR) is None  # no connections imported
+    assert await school_ent(projected.conn, BERT, YEAR) is None  # no connections imported
     assert await school_ent(projected.conn, "0310001H", YEAR) is None  # declared nothing
     assert await school_ent(projected.conn, FERRY, "2022-2023") is None  # before any figure
 
@@ -216,7 +221,7 @@ async def test_the_academie_s_distribution_of_ent_indices(
         schools_declared=3,
         schools_using_ent=2,
         using_ent_share=66.67,
-        schools_without_figures=1,  # the collège
+        schools_without_figures=1,  # Paul Bert
         index_distribution={"0": 0.0, "1": 0.0, "2": 50.0, "3": 0.0},
     )
     circonscription = await territory_ent_distribution(

@@ -267,6 +267,25 @@ async def test_a_school_year_without_campaign_is_refused(
         assert_errors(r, 422, {"school_year"})
 
 
+async def test_a_college_does_not_declare_even_with_a_directors_token(
+    seeded: Client, auth: AuthSettings, database: DatabaseSettings
+) -> None:
+    college = "0340501K"
+    async with nothing_stored(database):
+        r = await seeded.put(
+            declaration_url(college), json={"answers": answers()}, headers=director(auth, college)
+        )
+        [error] = assert_errors(r, 422, {"uai"})
+        assert error["message"] == (
+            "L'établissement 0340501K est un collège : seules les écoles déclarent leur "
+            "équipement et leurs usages."
+        )
+        r = await seeded.put(
+            f"/api/v1/schools/{college}/usages/PROGRAMMATION", headers=director(auth, college)
+        )
+        assert_errors(r, 422, {"uai"})
+
+
 @pytest.mark.parametrize("missing", ["A1", "B1", "C3"])
 async def test_a_missing_question_is_refused(
     seeded: Client, auth: AuthSettings, database: DatabaseSettings, missing: str
