@@ -13,6 +13,11 @@ from infra.progress import ProgressBar, log_size
 from infra.settings import DatabaseSettings
 
 
+def french(number: float, decimals: int = 0) -> str:
+    """A number as French writes it: 1 234 567,8 (narrow no-break spaces between thousands)."""
+    return f"{number:,.{decimals}f}".replace(",", "\u202f").replace(".", ",")
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from infra.verify import verify
 
@@ -49,15 +54,14 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     print(
-        f"Modèles de lecture reconstruits : {report.applied} événements en "
-        f"{report.seconds:.1f} s ({report.per_second:,.0f}/s), {report.parked} écarté(s).".replace(
-            ",", " "
-        )
+        f"Modèles de lecture reconstruits : {french(report.applied)} événements en "
+        f"{french(report.seconds, 1)} s ({french(report.per_second)}/s), "
+        f"{report.parked} écarté(s)."
     )
     print(
         f"Pic de mémoire : {report.max_rss_kib // 1024} Mio (reconstruction) + "
         f"{report.cells_max_rss_kib // 1024} Mio (chiffres des territoires, en parallèle : "
-        f"{report.cells_seconds:.1f} s)."
+        f"{french(report.cells_seconds, 1)} s)."
     )
     return 0 if report.parked == 0 else 1
 
@@ -66,7 +70,7 @@ async def _replay(args: argparse.Namespace) -> bytes:
     from events.values import school_year_on
     from infra.errors import InvalidInput
     from services.reporting.app import READ_SETTINGS
-    from services.reporting.freshness import wait_projected_through
+    from services.reporting.freshness import StillProjecting, wait_projected_through
     from services.reporting.moments import moment_of
     from services.reporting.school_profile import school_profile
     from services.reporting.territory import territory_errors
@@ -80,7 +84,18 @@ async def _replay(args: argparse.Namespace) -> bytes:
         DatabaseSettings.from_env().url, min_size=1, max_size=2, server_settings=READ_SETTINGS
     )
     try:
-        await wait_projected_through(pool, at, within=30)
+        if await pool.fetchval("SELECT to_regclass('reporting.tracking')") is None:
+            raise SystemExit(
+                "Les modèles de lecture n'existent pas encore dans cette base : lancez "
+                "`numecole up` ou `numecole rebuild` pour les construire à partir des journaux."
+            )
+        try:
+            await wait_projected_through(pool, at, within=30)
+        except StillProjecting:
+            raise SystemExit(
+                "Les modèles de lecture n'ont pas encore intégré tout ce qui a été enregistré "
+                "jusqu'à ce moment : réessayez quand la projection aura rattrapé son retard."
+            ) from None
         async with pool.acquire() as conn:
             if args.school:
                 profile = await school_profile(conn, args.school, args.school_year, at)

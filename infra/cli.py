@@ -319,6 +319,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # Logs go to stderr, whatever the command: what it prints (a profile, a token) may be piped.
+    configure_logging(args.command)
     if getattr(args, "needs_servers", False) and not os.environ.get("DATABASE_URL"):
         _with_servers(args)
     code: int = args.func(args)

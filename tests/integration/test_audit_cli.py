@@ -8,14 +8,17 @@ import re
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 import psycopg
 
 from events.values import Role
 from infra.auth import Principal
+from infra.embedded import EmbeddedPostgres
 from infra.settings import DatabaseSettings
 from services.declarations.app import open_application
 from services.declarations.register_csv import parse_register
+from tests.conftest import Servers
 from tests.support import REGISTER_CSV, answers
 
 UAI = "0340001S"
@@ -69,6 +72,7 @@ def test_rebuild_then_replay_print_the_school_as_recorded(database: DatabaseSett
     assert "Modèles de lecture reconstruits : 6 événements" in rebuilt.stdout
     # Two processes side by side: the rebuild, and the territory figures'.
     assert re.search(r"Pic de mémoire : \d+ Mio .* \+ [1-9]\d* Mio", rebuilt.stdout)
+    assert re.search(r"événements en \d+,\d s \(\d[\d\u202f]*/s\), 0 écarté\(s\)\.", rebuilt.stdout)
     replay = numecole(
         database,
         "replay",
@@ -89,3 +93,29 @@ def test_rebuild_then_replay_print_the_school_as_recorded(database: DatabaseSett
     assert json.loads(territory.stdout)["figures"]["schools"] == 3
     neither = numecole(database, "replay", "--as-of", "2024-01-01")
     assert neither.returncode == 2
+
+
+def test_replay_prints_only_json_and_says_when_there_are_no_read_models(
+    tmp_path: Path, servers: Servers
+) -> None:
+    """With no server configured, the command starts an embedded PostgreSQL and logs it: on
+    stderr, so that what it prints can be piped. A database without read models yet gets a
+    French sentence, not a traceback."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {"NATS_URL": servers.nats_url, "NUMECOLE_LOG_LEVEL": "info"}
+    try:
+        replay = subprocess.run(
+            [sys.executable, "-m", "infra.cli", "--data-dir", str(tmp_path), "replay",
+             "--school", UAI, "--as-of", "2024-03-01"],
+            env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        EmbeddedPostgres(tmp_path / "postgres").stop()
+    assert replay.returncode == 1
+    assert replay.stdout == ""
+    assert "embedded_postgres.started" in replay.stderr
+    assert "Traceback" not in replay.stderr
+    assert replay.stderr.strip().endswith(
+        "Les modèles de lecture n'existent pas encore dans cette base : lancez `numecole up` ou "
+        "`numecole rebuild` pour les construire à partir des journaux."
+    )
