@@ -202,14 +202,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     from services.declarations.register_csv import parse_register
 
     configure_logging("import")
-    data = Path(args.file).read_bytes()
+    data = _read(args.file)
+    if data is None:
+        return 1
     try:
         rows = parse_register(data)
     except InvalidInput as exc:
-        print(f"Fichier refusé ({len(exc.errors)} erreur(s)), rien n'a été enregistré :")
-        for e in exc.errors:
-            where = f"ligne {e.line}, " if e.line else ""
-            print(f"  {where}{e.field} : {e.message}")
+        _print_refusal(exc.errors)
         return 1
     if not os.environ.get("DATABASE_URL"):
         _with_servers(args)
@@ -222,6 +221,22 @@ def cmd_import(args: argparse.Namespace) -> int:
         f"modifiée(s), {result.unchanged} inchangée(s)."
     )
     return 0
+
+
+def _read(path: str) -> bytes | None:
+    """The file's bytes; None, once the reason is said in French, when it cannot be read."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        print(f"Fichier introuvable : {path}.")
+    except IsADirectoryError:
+        print(f"{path} est un dossier, pas un fichier.")
+    except PermissionError:
+        print(f"Lecture de {path} refusée : vérifiez ses droits d'accès.")
+    except OSError as exc:
+        log.warning("import_file_unreadable", path=path, error=str(exc))
+        print(f"Fichier illisible : {path}.")
+    return None
 
 
 def _print_refusal(errors: Sequence[FieldError]) -> None:
@@ -239,10 +254,8 @@ def cmd_import_data(args: argparse.Namespace) -> int:
     from services.declarations.data_imports import EntFile, GarFile, parse_ent, parse_gar
 
     configure_logging("import")
-    try:
-        data = Path(args.file).read_bytes()
-    except OSError as exc:
-        print(f"Fichier illisible : {args.file} ({exc.strerror}).")
+    data = _read(args.file)
+    if data is None:
         return 1
     try:
         file: EntFile | GarFile = (

@@ -71,9 +71,18 @@ def test_a_refused_file_is_reported_per_line_and_exits_1(
     assert on_database.recorder.max_notification_id() == before
 
 
-def test_a_missing_file_is_reported(
-    on_database: DeclarationsApplication, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    "command", [["register"], ["gar", "--school-year", YEAR]], ids=["register", "gar"]
+)
+def test_a_missing_file_or_a_folder_is_reported_in_french(
+    on_database: DeclarationsApplication,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
 ) -> None:
     missing = str(tmp_path / "absent.csv")
-    assert cli.main(["import", "gar", missing, "--school-year", YEAR]) == 1
-    assert "Fichier illisible" in capsys.readouterr().out
+    what, *options = command
+    assert cli.main(["import", what, missing, *options]) == 1
+    assert capsys.readouterr().out == f"Fichier introuvable : {missing}.\n"
+    assert cli.main(["import", what, str(tmp_path), *options]) == 1
+    assert capsys.readouterr().out == f"{tmp_path} est un dossier, pas un fichier.\n"
