@@ -105,9 +105,23 @@ def _with_servers(args: argparse.Namespace) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from infra.embedded import port_is_free
     from infra.platform import resolve_servers
 
     configure_logging("up")
+    # Checked before anything starts: a service that cannot listen would be restarted forever.
+    busy = [
+        f"{args.port_base + i} ({name})"
+        for i, name in enumerate(SERVICES)
+        if not port_is_free(args.port_base + i, args.host)
+    ]
+    if busy:
+        print(
+            f"Numécole ne peut pas démarrer : port déjà utilisé : {', '.join(busy)}. Arrêtez ce "
+            "qui l'occupe, ou choisissez d'autres ports avec --port-base.",
+            file=sys.stderr,
+        )
+        return 1
     servers = resolve_servers(Path(args.data_dir) if args.data_dir else None)
     env = {**os.environ, **servers.env()}
     os.environ.update(servers.env())

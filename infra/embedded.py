@@ -84,7 +84,7 @@ _MAX_SOCKET_PATH = 100
 
 def free_port(preferred: int | None = None) -> int:
     """Return ``preferred`` if it is free on 127.0.0.1, otherwise an ephemeral free port."""
-    if preferred is not None and _port_is_free(preferred):
+    if preferred is not None and port_is_free(preferred):
         return preferred
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
@@ -92,14 +92,14 @@ def free_port(preferred: int | None = None) -> int:
         return port
 
 
-def _port_is_free(port: int) -> bool:
+def port_is_free(port: int, host: str = HOST) -> bool:
     if not 0 < port < 65536:
         return False
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         # Same option the servers use: a port with only TIME_WAIT sockets is usable.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((HOST, port))
+            sock.bind((host, port))
         except OSError:
             return False
     return True
@@ -489,7 +489,7 @@ class EmbeddedPostgres(_EmbeddedServer):
                 log.info("embedded_postgres.started", url=self.url, data_dir=str(self.data_dir))
                 return
             # An automatically chosen port may have been taken in the meantime: retry.
-            if attempt < attempts and not _port_is_free(port):
+            if attempt < attempts and not port_is_free(port):
                 log.warning("embedded_postgres.port_taken", port=port)
                 continue
             raise RuntimeError(
@@ -669,7 +669,7 @@ class EmbeddedNats(_EmbeddedServer):
                 log.info("embedded_nats.started", url=self.url, data_dir=str(self.data_dir))
                 return
             self._terminate(proc.pid)
-            if attempt < attempts and not _port_is_free(port):
+            if attempt < attempts and not port_is_free(port):
                 log.warning("embedded_nats.port_taken", port=port)
                 continue
             raise RuntimeError(
