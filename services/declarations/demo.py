@@ -205,6 +205,8 @@ def load_demo(app: DeclarationsApplication, seed: int = 2024) -> int:
         for k, year in enumerate(YEARS):
             school_year = f"{year}-{year + 1}"
             when = _declared_on(rng, year)
+            if k and rng.random() < 0.06:
+                continue  # no answer this year: its profile carries the last answers forward
             if k and rng.random() < 0.3:
                 act = partial(app.confirm_declaration, row.uai, school_year, director)
             else:
