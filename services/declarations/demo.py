@@ -1,5 +1,5 @@
-"""A demo académie: a register, campaigns, a usage catalogue and five years of declarations,
-usages and ENT and GAR imports, recorded through the service's own use cases, each at its
+"""A demo académie: a register, campaigns, a usage catalogue, and declarations, usages and ENT
+and GAR imports from 2021-2022 on, recorded through the service's own use cases, each at its
 moment of those years, so that the record replays as it stood on any day. Re-running it adds
 nothing."""
 
@@ -180,7 +180,7 @@ def _open_campaign(app: DeclarationsApplication, academie: str, year: int) -> No
 
 
 def load_demo(app: DeclarationsApplication, seed: int = 2024) -> int:
-    """Record the demo académie, each step at its moment of the five school years (after what
+    """Record the demo académie, each step at its moment of its school years (after what
     the log already holds); return how many schools got declarations this time."""
     rng = random.Random(seed)
     rows = demo_register()
