@@ -27,7 +27,7 @@ def normalize_name(name: str) -> str:
     return "_".join(stripped.strip().lower().replace("'", "_").replace("-", "_").split())
 
 
-def format_errors(data: bytes) -> list[FieldError]:
+def _format_errors(data: bytes) -> list[FieldError]:
     """What makes a file unreadable as a CSV of ours before its header is even looked at."""
     # A few NUL bytes are characters of cells, reported there; one byte in four or more is
     # a UTF-16 file, whose ASCII characters each carry a NUL.
@@ -62,7 +62,7 @@ def read_rows(
 
     `columns` maps each canonical name to its accepted aliases (already normalized).
     """
-    if errors := format_errors(data):
+    if errors := _format_errors(data):
         raise InvalidInput(errors)
     text = decode_text(data)
     first_line = text.splitlines()[0]

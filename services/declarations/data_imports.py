@@ -54,7 +54,7 @@ from events.ent import PERIODS, period_earliest_start, period_has_begun
 from events.envelope import Event
 from events.values import Role, is_valid_uai, school_year_bounds
 from infra.auth import Principal, may_administer
-from infra.csv_files import format_errors, read_rows
+from infra.csv_files import read_rows
 from infra.errors import FieldError, Forbidden, InvalidInput
 from infra.event_store import ContractApplication, new_event, stream_id
 from infra.school_years import school_year_errors
@@ -151,7 +151,8 @@ def _rows(
     required: tuple[str, ...],
     errors: list[FieldError],
 ) -> list[tuple[int, dict[str, str]]]:
-    """The file's rows; a file without its header columns is refused with `errors` so far."""
+    """The file's rows; an unreadable file, or one without its header columns, is refused
+    with `errors` so far."""
     try:
         return read_rows(data, columns, required)
     except InvalidInput as exc:
@@ -216,9 +217,6 @@ def parse_ent(data: bytes, period: str | int, school_year: str) -> EntFile:
         errors.append(
             FieldError("period", f"Période « {period} » invalide : attendu un nombre de 1 à 5.")
         )
-    errors += format_errors(data)
-    if any(e.field == "fichier" for e in errors):
-        raise InvalidInput(errors)
     rows: list[EntRow] = []
     seen: dict[str, int] = {}
     for line, cells in _rows(data, ENT_COLUMNS, ENT_REQUIRED, errors):
@@ -284,9 +282,6 @@ def parse_gar(data: bytes, school_year: str) -> GarFile:
     """The GAR file of one school year; InvalidInput with every broken rule otherwise."""
     errors = school_year_errors(school_year)
     year_ok = not errors
-    errors += format_errors(data)
-    if any(e.field == "fichier" for e in errors):
-        raise InvalidInput(errors)
     lines: dict[str, list[int]] = {}
     resources: dict[str, dict[str, GarResourceAccesses]] = {}
     seen: dict[tuple[str, str], int] = {}
