@@ -3,7 +3,6 @@ recording times rising with its positions, so that any school replays as it stoo
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from itertools import pairwise
 
@@ -17,10 +16,8 @@ from infra.settings import DatabaseSettings
 from services.declarations.app import open_application
 from services.declarations.demo import demo_register, load_demo
 from services.declarations.register_csv import RegisterRow
-from services.label.demo import load_demo as load_label_demo
-from services.reporting.projector import ensure_read_models
 from services.reporting.school_profile import school_profile
-from tests.reporting.test_rebuild import project_live
+from tests.reporting.test_rebuild import demo_projected
 
 
 async def recorded_times(conn: asyncpg.Connection, service: str) -> list[tuple[str, datetime]]:
@@ -39,11 +36,7 @@ def rising(times: list[tuple[str, datetime]]) -> bool:
 async def test_the_demo_replays_each_school_as_it_stood_on_a_past_day(
     database: DatabaseSettings,
 ) -> None:
-    app = open_application(database, pool_size=2)
-    load_demo(app)
-    app.close()
-    await asyncio.to_thread(load_label_demo, database)
-    conn = await asyncpg.connect(database.url)
+    conn = await demo_projected(database)
     try:
         declarations = await recorded_times(conn, "declarations")
         label = await recorded_times(conn, "label")
@@ -60,8 +53,6 @@ async def test_the_demo_replays_each_school_as_it_stood_on_a_past_day(
         assert awards
         assert {t.month for t in awards} == {1}
 
-        await ensure_read_models(conn)
-        await project_live(database, conn)
         uai = next(r.uai for r in demo_register() if r.details.kind == "ecole")
         in_2023_2024 = datetime(2024, 3, 1, 12, tzinfo=UTC)
         then = await school_profile(conn, uai, None, in_2023_2024)

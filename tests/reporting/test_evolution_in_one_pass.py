@@ -4,27 +4,21 @@ labels and ENT/GAR totals (the demo: five school years of every kind of event)."
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import TypeVar
 
-import asyncpg
 import msgspec
 
 from infra.settings import DatabaseSettings
-from services.declarations.app import open_application
-from services.declarations.demo import load_demo
-from services.label.demo import load_demo as load_label_demo
 from services.reporting.ent_gar import territory_ent_by_year
 from services.reporting.label_standing import territory_shares_by_year
-from services.reporting.projector import ensure_read_models
 from services.reporting.territory import (
     TerritoryFigures,
     territory_figures,
     territory_figures_by_year,
 )
 from services.reporting.territory_profile import ent_gar_totals_by_year, territory_profile
-from tests.reporting.test_rebuild import project_live
+from tests.reporting.test_rebuild import demo_projected
 
 T = TypeVar("T")
 MOMENTS = (
@@ -45,14 +39,8 @@ def only_last_top(figures: T, rentree: int, last: int) -> T:
 async def test_every_year_read_at_once_is_each_year_read_alone(
     database: DatabaseSettings,
 ) -> None:
-    app = open_application(database, pool_size=2)
-    load_demo(app)
-    app.close()
-    await asyncio.to_thread(load_label_demo, database)
-    conn = await asyncpg.connect(database.url)
+    conn = await demo_projected(database)
     try:
-        await ensure_read_models(conn)
-        await project_live(database, conn)
         first = await conn.fetchval("SELECT min(rentree) FROM reporting.campaign_versions")
         last = await conn.fetchval("SELECT max(rentree) FROM reporting.campaign_versions")
         assert last - first >= 3
