@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import msgspec
 
@@ -181,7 +181,9 @@ class LabelApplication(ContractApplication):
     ) -> None:
         super().__init__(env=env)
         self.register = register
-        self.clock = clock or (lambda: datetime.now(UTC))
+        # The day the rules read (January applications, school years): the present as the
+        # application records it, unless a test sets another.
+        self.clock = clock or self.now
         self._referentiels = Referentiels()
         self._referentiels_lock = threading.Lock()
 

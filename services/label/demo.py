@@ -143,8 +143,8 @@ def load_demo(database: DatabaseSettings, seed: int = 2026, share: float = 0.6) 
     rentree = parse_school_year(school_year_on(today))
     app, register = open_application(database, pool_size=2)
     timeline = Timeline(app.last_recorded_at())
-    # The label's rules read the day (January applications, school years) from the same clock.
-    app.clock = app.recording_clock = timeline
+    # The label's rules read the day from the recording clock too (`LabelApplication.clock`).
+    app.recording_clock = timeline
     try:
         for ref in shipped_referentiels():
             content = ReferentielContent(title=ref.title, kinds=ref.kinds, domains=ref.domains)
