@@ -67,6 +67,7 @@ from services.reporting.contribution import (
     cell_of,
     contribution,
     end_of,
+    ent_index,
     ent_values,
     paris_day,
     territories_of,
@@ -138,6 +139,10 @@ class CellSteps:
     # The schools of each académie, grouped when a campaign first asks (None: not yet, or a
     # school has moved since): the campaigns of a year open in every académie at once.
     grouped: dict[str, list[str]] | None = field(default=None, init=False)
+    # Each school's ENT index of a school year from a moment (the last applied of a moment
+    # stands), and the spans over which a school's events were applied out of order.
+    ent_indices: dict[tuple[str, int, datetime], int | None] = field(default_factory=dict)
+    ent_disorder: list[tuple[str, datetime, datetime]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.years_changed()
@@ -306,8 +311,30 @@ class CellSteps:
         if facts.last_at is None or at > facts.last_at:
             facts.last_at = at
 
+    def ent_index_changed(
+        self,
+        uai: str,
+        facts: SchoolFacts,
+        rentree: int,
+        at: datetime,
+        latest: datetime | None,
+        before: int | None,
+    ) -> None:
+        """A version of the school's ENT index from `at`, if an event recorded then changed it.
+        Applied after a later event of the school (`latest`, the latest moment applied before
+        it), the versions in between may be inexact, and the new one starts from `latest`."""
+        moment = at
+        if latest is not None and at < latest:
+            self.ent_disorder.append((uai, at, latest))
+            moment = latest
+        after = ent_index(facts, rentree)
+        if after != before:
+            self.ent_indices[(uai, rentree, moment)] = after
+
     def ent(self, facts: SchoolFacts, e: EntConnectionsImported) -> None:
         rentree = parse_school_year(e.school_year)
+        assert e.uai is not None
+        index, latest = ent_index(facts, rentree), facts.last_at
         c = e.connections
         total = c.pupils + c.parents + c.teachers
         reached = period_reaches(total, e.enrolled_pupils, ENT_RULES.rule(rentree))
@@ -321,6 +348,7 @@ class CellSteps:
             if before != after:
                 delta = (ENT.offset, tuple(map(sub, after, before)), (), ())
                 self.step(facts, facts.cell, rentree, e.recorded_at, delta)
+        self.ent_index_changed(e.uai, facts, rentree, e.recorded_at, latest, index)
         self.seen_at(facts, e.recorded_at)
 
     def declaration(
@@ -345,6 +373,8 @@ class CellSteps:
         years = [
             r for r in self.memory.years if r >= rentree and (following is None or r < following)
         ]
+        assert e.uai is not None
+        indices, latest = {r: ent_index(facts, r) for r in years if r in facts.ent}, facts.last_at
         self.change(
             facts,
             years,
@@ -352,6 +382,8 @@ class CellSteps:
             lambda: facts.answers.__setitem__(rentree, answers),
             (DECLARED, ENT),
         )
+        for r, index in indices.items():
+            self.ent_index_changed(e.uai, facts, r, e.recorded_at, latest, index)
 
     def usage(self, facts: SchoolFacts, e: UsageAdded | UsageRemoved) -> None:
         """The usages of the years not ended when it was recorded (the most frequent event: its
@@ -466,6 +498,22 @@ class CellSteps:
                 *_columns(spans),
             )
             self.disorder.clear()
+        if self.ent_indices:
+            await conn.execute(
+                """INSERT INTO reporting.school_ent_versions
+                   SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::smallint[])
+                   ON CONFLICT (uai, rentree, valid_from) DO UPDATE SET ent_index = EXCLUDED.ent_index""",
+                *_columns([(*key, index) for key, index in self.ent_indices.items()]),
+            )
+            self.ent_indices.clear()
+        if self.ent_disorder:
+            await conn.execute(
+                """INSERT INTO reporting.school_ent_disorder
+                   SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[])
+                   ON CONFLICT DO NOTHING""",
+                *_columns(self.ent_disorder),
+            )
+            self.ent_disorder.clear()
 
 
 @dataclass

@@ -23,6 +23,7 @@ PARKED = "reporting.cell_parked"
 TABLES = (
     "cells", "figure_years", "cell_figures", "cell_usages",
     "cell_gar_resources", "cell_disorder", "school_facts", "cell_sums", "cell_campaigns",
+    "school_ent_versions", "school_ent_disorder",
 )  # fmt: skip
 
 

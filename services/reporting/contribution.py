@@ -238,6 +238,15 @@ def uses_ent(facts: SchoolFacts, rentree: int) -> bool:
     return a is not None and a.ent
 
 
+def ent_index(facts: SchoolFacts, rentree: int) -> int | None:
+    """The school's ENT index of the year; None when it does not use the ENT or no connections
+    were imported for the year (as `ent_values` counts it)."""
+    year = facts.ent.get(rentree)
+    if year is None or not uses_ent(facts, rentree):
+        return None
+    return ENT_RULES.index(rentree, year.reached.bit_count())
+
+
 def _ent(facts: SchoolFacts, rentree: int, closes: Closes) -> Contribution:
     """ent_figures, e0 … e3, ent_connections."""
     year = facts.ent.get(rentree)

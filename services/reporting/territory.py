@@ -12,6 +12,9 @@ from events.values import school_year_of_rentree
 from infra.auth import TERRITORY_LEVELS
 from infra.errors import FieldError
 from infra.text import control_error
+from services.reporting.cell_projector import TRACKING as CELLS_TRACKING
+from services.reporting.ent_gar import school_ent
+from services.reporting.freshness import projected_through
 from services.reporting.sums_from_members import MEMBERS
 from services.reporting.territory_sums import YearSums, territory_sums, top_usages
 
@@ -57,6 +60,7 @@ class SchoolRow(msgspec.Struct):
     pupil_classes: int | None
     usages: int
     label_level: int | None = None  # the label awarded that holds for the school year
+    ent_index: int | None = None  # None: not using the ENT, or no connections imported
 
 
 def share(part: int, whole: int) -> float:
@@ -162,10 +166,18 @@ async def territory_figures(
 
 
 async def territory_schools(
-    conn: asyncpg.Connection, level: str, code: str, rentree: int, at: datetime
+    conn: asyncpg.Connection,
+    level: str,
+    code: str,
+    rentree: int,
+    at: datetime,
+    now: bool = False,
 ) -> list[SchoolRow]:
     """The territory's schools as at `at`: each one's declaration in force for the school year,
-    its number of usages and the level of its label for the year (three lookups a school)."""
+    its number of usages, the level of its label and its ENT index for the year (four lookups a
+    school). The ENT indices are those the cells' projection keeps (`now`: as far as it has
+    gone); where it has not applied everything recorded by `at`, or applied a school's events
+    out of order then, the school's is computed from the record."""
     rows = await conn.fetch(
         _sql(
             "WITH "
@@ -173,7 +185,11 @@ async def territory_schools(
             + """
             SELECT m.uai, m.name, m.kind, m.commune, d.rentree = $2 AS answered,
                    d.equipment_index, d.classes, d.teacher_classes, d.pupil_classes,
-                   coalesce(u.n, 0) AS usages, a.level AS label_level
+                   coalesce(u.n, 0) AS usages, a.level AS label_level, e.ent_index,
+                   EXISTS (
+                       SELECT 1 FROM reporting.school_ent_disorder x
+                       WHERE x.uai = m.uai AND x.valid_from <= $3 AND x.valid_to > $3
+                   ) AS ent_inexact
             FROM members m
             LEFT JOIN LATERAL (
                 SELECT d.rentree, d.equipment_index, d.classes, d.teacher_classes,
@@ -190,6 +206,10 @@ async def territory_schools(
                 WHERE a.uai = m.uai AND a.rentree <= $2 AND a.valid_until_rentree >= $2
                   AND coalesce(a.recorded_at, a.awarded_at) <= $3
                 ORDER BY a.rentree DESC LIMIT 1) a ON true
+            LEFT JOIN LATERAL (
+                SELECT v.ent_index FROM reporting.school_ent_versions v
+                WHERE v.uai = m.uai AND v.rentree = $2 AND v.valid_from <= $3
+                ORDER BY v.valid_from DESC LIMIT 1) e ON true
             ORDER BY m.uai""",
             level,
         ),
@@ -197,6 +217,15 @@ async def territory_schools(
         rentree,
         at,
     )
+    complete = now or await projected_through(conn, at, CELLS_TRACKING)
+    school_year = school_year_of_rentree(rentree)
+    indices: dict[str, int | None] = {}
+    for r in rows:
+        if complete and not r["ent_inexact"]:
+            indices[r["uai"]] = r["ent_index"]
+        else:
+            ent = await school_ent(conn, r["uai"], school_year, at)
+            indices[r["uai"]] = None if ent is None else ent.index
     return [
         SchoolRow(
             uai=r["uai"],
@@ -210,6 +239,7 @@ async def territory_schools(
             pupil_classes=r["pupil_classes"],
             usages=r["usages"],
             label_level=r["label_level"],
+            ent_index=indices[r["uai"]],
         )
         for r in rows
     ]

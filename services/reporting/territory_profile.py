@@ -127,13 +127,14 @@ async def territory_profile(
         produced_at=datetime.now(at.tzinfo),
         figures=year_figures(level, code, at, sums[rentree], top),
         evolution=evolution,
-        schools=await territory_schools(conn, level, code, rentree, at),
+        schools=await territory_schools(conn, level, code, rentree, at, now),
     )
 
 
 CSV_HEADER = (
     "uai", "nom", "type", "commune", "a_repondu", "indice_equipement", "classes",
     "classes_equipement_enseignant", "classes_equipement_eleves", "usages", "niveau_label",
+    "indice_ent",
 )  # fmt: skip
 
 
@@ -150,6 +151,7 @@ def schools_csv(rows: list[SchoolRow]) -> str:
              "" if r.classes is None else r.classes,
              "" if r.teacher_classes is None else r.teacher_classes,
              "" if r.pupil_classes is None else r.pupil_classes, r.usages,
-             "" if r.label_level is None else r.label_level]
+             "" if r.label_level is None else r.label_level,
+             "" if r.ent_index is None else r.ent_index]
         )  # fmt: skip
     return out.getvalue()

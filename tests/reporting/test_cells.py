@@ -12,9 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import msgspec
-import pytest
 
-from bench.national_data import generate
 from infra.consumer import Delivery, read_logs
 from infra.relay import SOURCES
 from infra.settings import DatabaseSettings, NatsSettings
@@ -23,10 +21,10 @@ from services.reporting.cell_projection import CellFigures
 from services.reporting.cell_projector import CellProjector
 from services.reporting.projector import Projector, ensure_read_models
 from services.reporting.territory_sums import YearSums, territory_sums, years_of
+from tests.reporting.conftest import COUNTRY_SCHOOLS as SCHOOLS
 from tests.reporting.test_rebuild import project_live
 from tests.reporting.timeline import Timeline, at
 
-SCHOOLS = 240
 FIRST = datetime(2021, 5, 1, tzinfo=UTC)
 LEVELS = sums_from_cells.LEVELS
 
@@ -104,12 +102,6 @@ async def projectors_and_log(
     projector.generation = cells.generation = generation
     deliveries = [d async for chunk in read_logs(conn, list(SOURCES.values()), {}) for d in chunk]
     return projector, cells, deliveries
-
-
-@pytest.fixture
-async def country(database: DatabaseSettings) -> DatabaseSettings:
-    await generate(database, SCHOOLS, say=lambda _: None)
-    return database
 
 
 async def test_cells_give_the_members_figures_at_any_moment(country: DatabaseSettings) -> None:

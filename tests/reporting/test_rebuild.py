@@ -141,6 +141,7 @@ async def test_a_rebuild_gives_identical_models_and_switches_over_while_serving(
         )  # label steps, on record
         assert int(live["label_standing:rows"]) > 50
         assert int(live["label_awards:rows"]) > 10
+        assert int(live["school_ent_versions:rows"]) > 50
         await assert_imports_figured(conn, ent=100, gar=100)
         async with AsyncTestClient(create_app(database, auth)) as client:
             auditor = bearer(auth, Role.AUDITEUR, "*")

@@ -148,7 +148,7 @@ async def test_the_school_rows_export_as_a_french_csv(client: Client, auth: Auth
         )
         row = other.content.decode("utf-8-sig").splitlines()[1]
         assert row.startswith(f"{B};")
-        assert row.endswith(f";{usages};")  # and no label
+        assert row.endswith(f";{usages};;")  # and no label, no ENT index
 
 
 @pytest.mark.parametrize(

@@ -88,6 +88,25 @@ CREATE TABLE IF NOT EXISTS reporting.cell_disorder (
     PRIMARY KEY (cell, valid_from, valid_to)
 );
 
+-- Each school's ENT index of a school year (`events.ent`), from each moment it changed, for the
+-- territories' lists of schools; NULL: none (the school does not use the ENT, or no connections
+-- were imported for the year). Over a span of `school_ent_disorder`, events of the school were
+-- applied in another order than they were recorded: the versions there may be inexact, and
+-- reads compute the index from the record instead. The versions from `valid_to` on are exact.
+CREATE TABLE IF NOT EXISTS reporting.school_ent_versions (
+    uai text NOT NULL,
+    rentree integer NOT NULL,
+    valid_from timestamptz NOT NULL,
+    ent_index smallint,
+    PRIMARY KEY (uai, rentree, valid_from)
+);
+CREATE TABLE IF NOT EXISTS reporting.school_ent_disorder (
+    uai text NOT NULL,
+    valid_from timestamptz NOT NULL,
+    valid_to timestamptz NOT NULL,
+    PRIMARY KEY (uai, valid_from, valid_to)
+);
+
 -- The last day of each académie's campaign for a school year, as the cells' projection knows it
 -- (it follows its own consumer: the reporting projector's tables may be behind it).
 CREATE TABLE IF NOT EXISTS reporting.cell_campaigns (
