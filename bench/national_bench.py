@@ -193,28 +193,35 @@ def rebuild_command() -> tuple[list[str], str]:
     return [sys.executable, "-c", REBUILD_SNIPPET], "`rebuild()` via `python -c`"
 
 
-# `numecole rebuild`'s last line: "… reconstruits : 315258 événements en 69.7 s (…), 0 écarté(s)."
-CLI_SUMMARY = re.compile(r"reconstruits : (\d+) événements en ([\d.]+) s .*?(\d+) écarté")
-
-
-# "Pic de mémoire : 210 Mio (reconstruction) + 590 Mio (chiffres des territoires, …)": the two
-# processes run side by side, so their peaks add up (wait4 would only give the larger one).
+# `numecole rebuild`'s summary (`infra.audit_commands.rebuild_summary`), its numbers written
+# the French way (1 234 567,8): "… reconstruits : 315 258 événements en 69,7 s (…), 0
+# écarté(s)." then "Pic de mémoire : 210 Mio (reconstruction) + 590 Mio (chiffres des
+# territoires, en parallèle : 61,2 s)." The two processes run side by side, so their peaks add
+# up (wait4 would only give the larger one).
+_NUMBER = r"(\d[\d\u202f]*(?:,\d+)?)"
+CLI_SUMMARY = re.compile(rf"reconstruits : {_NUMBER} événements en {_NUMBER} s .*?{_NUMBER} écarté")
 CLI_MEMORY = re.compile(
-    r"Pic de mémoire : (\d+) Mio .*?\+ (\d+) Mio \(chiffres des territoires, en parallèle : ([\d.]+) s"
+    rf"Pic de mémoire : {_NUMBER} Mio .*?\+ {_NUMBER} Mio \(chiffres des territoires, "
+    rf"en parallèle : {_NUMBER} s"
 )
 
 
-def _cli_summary(output: str) -> dict[str, float]:
+def _number(french: str) -> float:
+    return float(french.replace("\u202f", "").replace(",", "."))
+
+
+def cli_summary(output: str) -> dict[str, float]:
+    """The figures of the last rebuild summary in `output` ({} without one)."""
     found = CLI_SUMMARY.findall(output)
     if not found:
         return {}
-    applied, seconds, parked = found[-1]
-    summary = {"applied": int(applied), "seconds": float(seconds), "parked": int(parked)}
+    applied, seconds, parked = map(_number, found[-1])
+    summary = {"applied": int(applied), "seconds": seconds, "parked": int(parked)}
     memory = CLI_MEMORY.findall(output)
     if memory:
-        main, cells, cells_seconds = memory[-1]
+        main, cells, cells_seconds = map(_number, memory[-1])
         summary |= {"peak_mib": int(main) + int(cells), "cells_mib": int(cells),
-                    "cells_seconds": float(cells_seconds)}  # fmt: skip
+                    "cells_seconds": cells_seconds}  # fmt: skip
     return summary
 
 
@@ -242,9 +249,13 @@ def run_child(
         f.seek(offset)
         output = f.read().decode(errors="replace")
     reported = [line for line in output.splitlines() if line.startswith(RESULT)]
-    result = json.loads(reported[-1][len(RESULT) :]) if reported else _cli_summary(output)
-    if proc.returncode != 0 and not result:  # `numecole rebuild` exits 1 when it parked events
-        raise RuntimeError(f"{cmd[:3]} exited with {proc.returncode}:\n{output[-3000:]}")
+    result = json.loads(reported[-1][len(RESULT) :]) if reported else cli_summary(output)
+    if not result:
+        # Its figures unread, the bench would report made-up ones (the wall time, one process's
+        # memory). `numecole rebuild` exits 1 when it parked events: its figures still count.
+        raise RuntimeError(
+            f"{cmd[:3]} exited with {proc.returncode}, reporting no figures:\n{output[-3000:]}"
+        )
     return ChildRun(
         wall=wall,
         peak_mib=float(result.get("peak_mib", usage.ru_maxrss / 1024)),

@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import TYPE_CHECKING
 
 import asyncpg
 import msgspec
 
 from infra.progress import ProgressBar, log_size
 from infra.settings import DatabaseSettings
+
+if TYPE_CHECKING:
+    from services.reporting.rebuild import RebuildReport
 
 
 def french(number: float, decimals: int = 0) -> str:
@@ -53,17 +57,20 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         return 2
     finally:
         bar.close()
-    print(
+    print(rebuild_summary(report))
+    return 0 if report.parked == 0 else 1
+
+
+def rebuild_summary(report: RebuildReport) -> str:
+    """What `numecole rebuild` says once done (the national bench reads its figures)."""
+    return (
         f"Modèles de lecture reconstruits : {french(report.applied)} événements en "
         f"{french(report.seconds, 1)} s ({french(report.per_second)}/s), "
-        f"{report.parked} écarté(s)."
-    )
-    print(
+        f"{report.parked} écarté(s).\n"
         f"Pic de mémoire : {report.max_rss_kib // 1024} Mio (reconstruction) + "
         f"{report.cells_max_rss_kib // 1024} Mio (chiffres des territoires, en parallèle : "
         f"{french(report.cells_seconds, 1)} s)."
     )
-    return 0 if report.parked == 0 else 1
 
 
 async def _replay(args: argparse.Namespace) -> bytes:
