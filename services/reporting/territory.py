@@ -185,11 +185,7 @@ async def territory_schools(
             + """
             SELECT m.uai, m.name, m.kind, m.commune, d.rentree = $2 AS answered,
                    d.equipment_index, d.classes, d.teacher_classes, d.pupil_classes,
-                   coalesce(u.n, 0) AS usages, a.level AS label_level, e.ent_index,
-                   EXISTS (
-                       SELECT 1 FROM reporting.school_ent_disorder x
-                       WHERE x.uai = m.uai AND x.valid_from <= $3 AND x.valid_to > $3
-                   ) AS ent_inexact
+                   coalesce(u.n, 0) AS usages, a.level AS label_level, e.ent_index
             FROM members m
             LEFT JOIN LATERAL (
                 SELECT d.rentree, d.equipment_index, d.classes, d.teacher_classes,
@@ -218,10 +214,17 @@ async def territory_schools(
         at,
     )
     complete = now or await projected_through(conn, at, CELLS_TRACKING)
+    inexact = {
+        r["uai"]
+        for r in await conn.fetch(
+            "SELECT uai FROM reporting.school_ent_disorder WHERE valid_from <= $1 AND valid_to > $1",
+            at,
+        )
+    }
     school_year = school_year_of_rentree(rentree)
     indices: dict[str, int | None] = {}
     for r in rows:
-        if complete and not r["ent_inexact"]:
+        if complete and r["uai"] not in inexact:
             indices[r["uai"]] = r["ent_index"]
         else:
             ent = await school_ent(conn, r["uai"], school_year, at)
