@@ -8,6 +8,7 @@ and the figures once all is applied are the same."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -102,6 +103,23 @@ async def projectors_and_log(
     projector.generation = cells.generation = generation
     deliveries = [d async for chunk in read_logs(conn, list(SOURCES.values()), {}) for d in chunk]
     return projector, cells, deliveries
+
+
+async def project_apart(
+    database: DatabaseSettings,
+    conn: asyncpg.Connection,
+    cells_take: Callable[[list[Delivery]], list[Delivery]],
+    cells_batch: int = 500,
+) -> list[Delivery]:
+    """The reporting projector applies every event of the logs, the territory figures' those
+    `cells_take` gives, in its order; those."""
+    projector, cells, deliveries = await projectors_and_log(database, conn)
+    for start in range(0, len(deliveries), 500):
+        await projector._apply_batch(conn, deliveries[start : start + 500])
+    taken = cells_take(deliveries)
+    for start in range(0, len(taken), cells_batch):
+        await cells._apply_batch(conn, taken[start : start + cells_batch])
+    return taken
 
 
 async def test_cells_give_the_members_figures_at_any_moment(country: DatabaseSettings) -> None:
@@ -202,12 +220,7 @@ async def test_a_past_moment_the_cells_have_not_reached_is_read_from_the_members
     try:
         await ensure_read_models(conn)
         # The reporting projector has applied everything, the territory figures' only half.
-        projector, cells, deliveries = await projectors_and_log(country, conn)
-        half = deliveries[: len(deliveries) // 2]
-        for start in range(0, len(deliveries), 500):
-            await projector._apply_batch(conn, deliveries[start : start + 500])
-        for start in range(0, len(half), 500):
-            await cells._apply_batch(conn, half[start : start + 500])
+        half = await project_apart(country, conn, lambda log: log[: len(log) // 2])
         reached = max(d.event.recorded_at for d in half if d.event is not None)
         largest = await conn.fetchval(
             "SELECT academie FROM reporting.schools GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"

@@ -25,7 +25,7 @@ from services.reporting.ent_gar import school_ent
 from services.reporting.freshness import projected_through
 from services.reporting.projector import ensure_read_models
 from services.reporting.territory import territory_schools
-from tests.reporting.test_cells import moments, projectors_and_log
+from tests.reporting.test_cells import moments, project_apart
 from tests.reporting.test_rebuild import project_live
 
 Indices = dict[str, int | None]
@@ -139,12 +139,7 @@ async def test_a_school_s_events_applied_out_of_order_are_read_from_the_record(
     conn = await asyncpg.connect(country.url)
     try:
         await ensure_read_models(conn)
-        projector, cells, deliveries = await projectors_and_log(country, conn)
-        for start in range(0, len(deliveries), 500):
-            await projector._apply_batch(conn, deliveries[start : start + 500])
-        shuffled = order(deliveries)
-        for start in range(0, len(shuffled), 137):
-            await cells._apply_batch(conn, shuffled[start : start + 137])
+        await project_apart(country, conn, order, cells_batch=137)
         spans = await conn.fetch("SELECT * FROM reporting.school_ent_disorder")
         assert len(spans) > 20
         # Inside the spans in doubt (the lists read those schools' from the record), and out.
@@ -170,12 +165,7 @@ async def test_a_moment_the_cells_have_not_reached_is_read_from_the_record(
     try:
         await ensure_read_models(conn)
         # The reporting projector has applied everything, the territory figures' only half.
-        projector, cells, deliveries = await projectors_and_log(country, conn)
-        half = deliveries[: len(deliveries) // 2]
-        for start in range(0, len(deliveries), 500):
-            await projector._apply_batch(conn, deliveries[start : start + 500])
-        for start in range(0, len(half), 500):
-            await cells._apply_batch(conn, half[start : start + 500])
+        half = await project_apart(country, conn, lambda log: log[: len(log) // 2])
         reached = max(d.event.recorded_at for d in half if d.event is not None)
         after = reached + timedelta(days=120)
         assert not await projected_through(conn, after, "reporting.cell_tracking")
