@@ -10,16 +10,11 @@ from typing import TYPE_CHECKING
 import asyncpg
 import msgspec
 
-from infra.progress import ProgressBar, log_size
+from infra.progress import ProgressBar, french, log_size
 from infra.settings import DatabaseSettings
 
 if TYPE_CHECKING:
     from services.reporting.rebuild import RebuildReport
-
-
-def french(number: float, decimals: int = 0) -> str:
-    """A number as French writes it: 1 234 567,8 (narrow no-break spaces between thousands)."""
-    return f"{number:,.{decimals}f}".replace(",", "\u202f").replace(".", ",")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

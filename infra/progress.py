@@ -12,6 +12,11 @@ import asyncpg
 from infra.relay import SOURCES
 
 
+def french(number: float, decimals: int = 0) -> str:
+    """A number as French writes it: 1 234 567,8 (narrow no-break spaces between thousands)."""
+    return f"{number:,.{decimals}f}".replace(",", "\u202f").replace(".", ",")
+
+
 class ProgressBar:
     """One line on the terminal: what is being done, events done, rate, what remains."""
 
@@ -35,10 +40,10 @@ class ProgressBar:
         filled = int(width * min(self.done / self.total, 1.0))
         line = (
             f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
-            f"{self.done:,}/{self.total:,} événements · {rate:,.0f}/s · "
-            f"reste {left / rate if rate else 0:,.0f} s "
+            f"{french(self.done)}/{french(self.total)} événements · {french(rate)}/s · "
+            f"reste {french(left / rate if rate else 0)} s "
         )
-        self.out.write(line.replace(",", " "))
+        self.out.write(line)
         self.out.flush()
 
     def close(self) -> None:

@@ -106,6 +106,8 @@ CREATE TABLE IF NOT EXISTS reporting.school_ent_disorder (
     valid_to timestamptz NOT NULL,
     PRIMARY KEY (uai, valid_from, valid_to)
 );
+-- Reads of a past moment look for the spans that cover it: most spans are short and long past.
+CREATE INDEX IF NOT EXISTS school_ent_disorder_valid_to ON reporting.school_ent_disorder (valid_to);
 
 -- The last day of each académie's campaign for a school year, as the cells' projection knows it
 -- (it follows its own consumer: the reporting projector's tables may be behind it).
