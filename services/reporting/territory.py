@@ -175,7 +175,8 @@ async def territory_schools(
 ) -> list[SchoolRow]:
     """The territory's schools as at `at`: each one's declaration in force for the school year,
     its number of usages, the level of its label and its ENT index for the year (four lookups a
-    school). The ENT indices are those the cells' projection keeps (`now`: as far as it has
+    school; the label's walks its primary key backwards, as the school years sort as their
+    rentrées do). The ENT indices are those the cells' projection keeps (`now`: as far as it has
     gone); where it has not applied everything recorded by `at`, or applied a school's events
     out of order then, the school's is computed from the record."""
     rows = await conn.fetch(
@@ -201,7 +202,7 @@ async def territory_schools(
                 SELECT a.level FROM reporting.label_awards a
                 WHERE a.uai = m.uai AND a.rentree <= $2 AND a.valid_until_rentree >= $2
                   AND coalesce(a.recorded_at, a.awarded_at) <= $3
-                ORDER BY a.rentree DESC LIMIT 1) a ON true
+                ORDER BY a.school_year DESC LIMIT 1) a ON true
             LEFT JOIN LATERAL (
                 SELECT v.ent_index FROM reporting.school_ent_versions v
                 WHERE v.uai = m.uai AND v.rentree = $2 AND v.valid_from <= $3
