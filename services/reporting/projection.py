@@ -89,8 +89,11 @@ async def _campaign(conn: asyncpg.Connection, e: CampaignOpened) -> None:
 
 @handles(UsageCatalogueRevised)
 async def _catalogue(conn: asyncpg.Connection, e: UsageCatalogueRevised) -> None:
-    await conn.execute("DELETE FROM reporting.usage_catalogue WHERE academie = $1", e.academie)
     await conn.executemany(
-        "INSERT INTO reporting.usage_catalogue VALUES ($1, $2, $3, $4, $5)",
-        [(e.academie, u.code, u.title, u.summary, e.catalogue_version) for u in e.usages],
+        """INSERT INTO reporting.usage_catalogue VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT DO NOTHING""",
+        [
+            (e.academie, e.recorded_at, u.code, u.title, u.summary, e.catalogue_version)
+            for u in e.usages
+        ],
     )

@@ -210,12 +210,17 @@ async def school_profile(
         at,
     )
     effective = next((d for d in reversed(versions) if d["rentree"] <= rentree), None)
-    codes = usages_at(sets, min(at, end_of(rentree)))
+    usages_moment = min(at, end_of(rentree))
+    codes = usages_at(sets, usages_moment)
+    # Each code as the académie's catalogue named it then: its latest version by that moment
+    # that holds the code (a usage the catalogue has since dropped keeps its last title).
     catalogue = {
         r["code"]: Usage(r["code"], r["title"], r["summary"])
         for r in await conn.fetch(
-            "SELECT code, title, summary FROM reporting.usage_catalogue WHERE academie = $1",
+            """SELECT DISTINCT ON (code) code, title, summary FROM reporting.usage_catalogue
+               WHERE academie = $1 AND valid_from <= $2 ORDER BY code, valid_from DESC""",
             school["academie"],
+            usages_moment,
         )
     }
     equipment = None

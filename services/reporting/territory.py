@@ -24,6 +24,7 @@ _FIGURES = ("figures", "usages")  # the sums a territory's figures are made of
 
 class UsageCount(msgspec.Struct):
     code: str
+    title: str  # as the territory's académie's catalogue named it at the moment (else the code)
     schools: int
 
 
@@ -148,7 +149,34 @@ async def territory_top_usages(
 ) -> list[UsageCount]:
     """The ten usages most declared as the school year ended (or at `at`)."""
     found = await top_usages(conn, level, code, rentree, at, now=now)
-    return [UsageCount(c, n) for c, n in found]
+    titles = await usage_titles(conn, level, code, [c for c, _ in found], at) if found else {}
+    return [UsageCount(c, titles.get(c, c), n) for c, n in found]
+
+
+async def usage_titles(
+    conn: asyncpg.Connection, level: str, code: str, usages: list[str], at: datetime
+) -> dict[str, str]:
+    """Each usage's title in the latest version recorded by `at` of a catalogue of the
+    territory's académies (a région spans several; a usage since dropped keeps its last one)."""
+    academies = (
+        "$1"
+        if level == "academie"
+        else _sql(
+            "SELECT DISTINCT academie FROM reporting.school_versions "
+            "WHERE {level} = $1 AND valid_from <= $3",
+            level,
+        )
+    )
+    rows = await conn.fetch(
+        f"""SELECT DISTINCT ON (c.code) c.code, c.title FROM reporting.usage_catalogue c
+            WHERE c.code = ANY($2::text[]) AND c.valid_from <= $3
+              AND c.academie IN ({academies})
+            ORDER BY c.code, c.valid_from DESC""",
+        code,
+        usages,
+        at,
+    )
+    return {r["code"]: r["title"] for r in rows}
 
 
 async def territory_figures(

@@ -74,8 +74,9 @@ async def seed(conn: asyncpg.Connection) -> None:
         )  # fmt: skip
     for code, title, summary in CATALOGUE:
         await conn.execute(
-            "INSERT INTO reporting.usage_catalogue (academie, code, title, summary, "
-            "catalogue_version) VALUES ('montpellier', $1, $2, $3, 1)",
+            "INSERT INTO reporting.usage_catalogue (academie, valid_from, code, title, summary, "
+            "catalogue_version) VALUES ('montpellier', $1, $2, $3, $4, 1)",
+            REGISTERED,
             code,
             title,
             summary,

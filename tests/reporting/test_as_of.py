@@ -156,6 +156,34 @@ async def test_usages_of_a_past_year_are_those_it_ended_with(timeline: Timeline)
     assert [p.usages_declared for p in current.evolution] == [2, 1]
 
 
+async def test_usages_are_named_as_the_catalogue_named_them_then(timeline: Timeline) -> None:
+    await timeline.register(A, "2023-01-10T09:00:00")
+    await timeline.catalogue("2023-01-10T09:00:00", "PROGRAMMATION", "FABLAB")
+    await timeline.campaign("2024-2025", "2024-06-21T08:00:00", date(2024, 9, 27))
+    await timeline.usage(A, "PROGRAMMATION", "2024-10-01T10:00:00")
+    await timeline.usage(A, "FABLAB", "2024-10-02T10:00:00")
+    november = at("2024-11-01T00:00:00")
+    then = await school_profile(timeline.conn, A, None, november)
+    # January: the académie renames a usage and drops the other one from its catalogue.
+    renamed = {"PROGRAMMATION": "Programmation et robotique"}
+    await timeline.catalogue("2025-01-05T09:00:00", "PROGRAMMATION", titles=renamed)
+    again = await school_profile(timeline.conn, A, None, november)
+    now = await school_profile(timeline.conn, A, None, at("2025-02-01T00:00:00"))
+    assert then is not None
+    assert again is not None
+    assert now is not None
+    assert [(u.code, u.title) for u in then.usages] == [
+        ("FABLAB", "Fablab"),
+        ("PROGRAMMATION", "Programmation"),
+    ]
+    assert again.usages == then.usages
+    # The school still declares the dropped usage: it keeps the last name the catalogue gave it.
+    assert [(u.code, u.title) for u in now.usages] == [
+        ("FABLAB", "Fablab"),
+        ("PROGRAMMATION", "Programmation et robotique"),
+    ]
+
+
 async def test_the_history_pages_through_every_event_with_its_actor(timeline: Timeline) -> None:
     await timeline.register(A, "2024-01-10T09:00:00")
     await timeline.campaign("2024-2025", "2024-06-21T08:00:00", date(2024, 9, 27))
@@ -193,3 +221,34 @@ async def test_a_territory_counts_the_usages_each_school_year_ended_with(
     current = await territory_figures(timeline.conn, "academie", "montpellier", 2024, now)
     assert (ended.usages_declared, current.usages_declared) == (2, 1)
     assert [u.code for u in current.top_usages] == ["PROGRAMMATION"]
+
+
+async def test_a_territory_names_its_most_declared_usages_as_its_catalogue_did(
+    timeline: Timeline,
+) -> None:
+    await timeline.register(A, "2023-01-10T09:00:00")
+    await timeline.register(B, "2023-01-10T09:00:00")
+    await timeline.catalogue("2023-01-10T09:00:00", "PROGRAMMATION", "FABLAB")
+    await timeline.usage(A, "PROGRAMMATION", "2023-10-01T10:00:00")
+    await timeline.usage(B, "PROGRAMMATION", "2023-10-01T11:00:00")
+    await timeline.usage(A, "FABLAB", "2023-11-01T10:00:00")
+    renamed = {"PROGRAMMATION": "Programmation et robotique"}
+    await timeline.catalogue("2024-01-05T09:00:00", "PROGRAMMATION", titles=renamed)
+    for level, code in (
+        ("academie", "montpellier"),
+        ("departement", "34"),
+        ("region", "occitanie"),
+    ):
+        before = await territory_figures(
+            timeline.conn, level, code, 2023, at("2023-12-01T00:00:00")
+        )
+        after = await territory_figures(timeline.conn, level, code, 2023, at("2024-02-01T00:00:00"))
+        assert [(u.code, u.title, u.schools) for u in before.top_usages] == [
+            ("PROGRAMMATION", "Programmation", 2),
+            ("FABLAB", "Fablab", 1),
+        ], level
+        # FABLAB left the catalogue: the académie's last name for it stays.
+        assert [(u.code, u.title) for u in after.top_usages] == [
+            ("PROGRAMMATION", "Programmation et robotique"),
+            ("FABLAB", "Fablab"),
+        ], level

@@ -126,8 +126,14 @@ class Timeline:
             )
         )  # fmt: skip
 
-    async def catalogue(self, when: str, *codes: str) -> Event:
-        usages = [UsageDefinition(code=c, title=c.title(), summary=f"Usage {c}") for c in codes]
+    async def catalogue(
+        self, when: str, *codes: str, titles: dict[str, str] | None = None
+    ) -> Event:
+        named = titles or {}
+        usages = [
+            UsageDefinition(code=c, title=named.get(c, c.title()), summary=f"Usage {c}")
+            for c in codes
+        ]
         return await self.record(
             self._event(
                 UsageCatalogueRevised, "catalogue", None, when, academie="montpellier",

@@ -44,13 +44,16 @@ CREATE TABLE IF NOT EXISTS reporting.campaigns (
     PRIMARY KEY (academie, school_year)
 );
 
+-- Every version of each académie's usage catalogue, from the moment it was recorded: a profile
+-- of a past moment names its usages as the catalogue did then.
 CREATE TABLE IF NOT EXISTS reporting.usage_catalogue (
     academie text NOT NULL,
+    valid_from timestamptz NOT NULL,
     code text NOT NULL,
     title text NOT NULL,
     summary text NOT NULL,
     catalogue_version integer NOT NULL,
-    PRIMARY KEY (academie, code)
+    PRIMARY KEY (academie, code, valid_from)
 );
 
 -- Each school's whole set of usages after each moment it changed: its usages at a moment are
