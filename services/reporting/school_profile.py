@@ -21,7 +21,7 @@ from services.reporting.ent_gar import (
 )
 from services.reporting.label_standing import SchoolLabel, label_share, school_label
 from services.reporting.model_memory import usage_codes
-from services.reporting.territory import TerritoryFigures, year_figures
+from services.reporting.territory import TerritoryFigures, usage_names, year_figures
 from services.reporting.territory_sums import territory_sums
 
 
@@ -212,17 +212,7 @@ async def school_profile(
     effective = next((d for d in reversed(versions) if d["rentree"] <= rentree), None)
     usages_moment = min(at, end_of(rentree))
     codes = usages_at(sets, usages_moment)
-    # Each code as the académie's catalogue named it then: its latest version by that moment
-    # that holds the code (a usage the catalogue has since dropped keeps its last title).
-    catalogue = {
-        r["code"]: Usage(r["code"], r["title"], r["summary"])
-        for r in await conn.fetch(
-            """SELECT DISTINCT ON (code) code, title, summary FROM reporting.usage_catalogue
-               WHERE academie = $1 AND valid_from <= $2 ORDER BY code, valid_from DESC""",
-            school["academie"],
-            usages_moment,
-        )
-    }
+    names = await usage_names(conn, "academie", school["academie"], codes, usages_moment)
     equipment = None
     if effective is not None:
         c, t, p = effective["classes"], effective["teacher_classes"], effective["pupil_classes"]
@@ -289,7 +279,7 @@ async def school_profile(
         web_tv=e["web_tv"] if e else None,
         fab_lab=e["fab_lab"] if e else None,
         ent=e["ent"] if e else None,
-        usages=[catalogue.get(c, Usage(c, c, "")) for c in sorted(codes)],
+        usages=[Usage(c, *names.get(c, (c, ""))) for c in sorted(codes)],
         academie_comparison=comparison_of(
             year_figures("academie", code, at, sums, []), ent_distribution("academie", code, sums)
         ),

@@ -149,15 +149,19 @@ async def territory_top_usages(
 ) -> list[UsageCount]:
     """The ten usages most declared as the school year ended (or at `at`)."""
     found = await top_usages(conn, level, code, rentree, at, now=now)
-    titles = await usage_titles(conn, level, code, [c for c, _ in found], at) if found else {}
-    return [UsageCount(c, titles.get(c, c), n) for c, n in found]
+    names = await usage_names(conn, level, code, [c for c, _ in found], at)
+    return [UsageCount(c, names.get(c, (c, ""))[0], n) for c, n in found]
 
 
-async def usage_titles(
+async def usage_names(
     conn: asyncpg.Connection, level: str, code: str, usages: list[str], at: datetime
-) -> dict[str, str]:
-    """Each usage's title in the latest version recorded by `at` of a catalogue of the
-    territory's académies (a région spans several; a usage since dropped keeps its last one)."""
+) -> dict[str, tuple[str, str]]:
+    """Each usage's title and summary as named by the latest version recorded by `at` of a
+    catalogue of the territory's académies (a région spans several): a later revision does not
+    rename a past profile's usages, and a usage since dropped keeps its last name."""
+    if not usages:
+        return {}
+    # An académie's own catalogue needs no lookup of the académies its schools are in.
     academies = (
         "$1"
         if level == "academie"
@@ -168,7 +172,8 @@ async def usage_titles(
         )
     )
     rows = await conn.fetch(
-        f"""SELECT DISTINCT ON (c.code) c.code, c.title FROM reporting.usage_catalogue c
+        f"""SELECT DISTINCT ON (c.code) c.code, c.title, c.summary
+            FROM reporting.usage_catalogue c
             WHERE c.code = ANY($2::text[]) AND c.valid_from <= $3
               AND c.academie IN ({academies})
             ORDER BY c.code, c.valid_from DESC""",
@@ -176,7 +181,7 @@ async def usage_titles(
         usages,
         at,
     )
-    return {r["code"]: r["title"] for r in rows}
+    return {r["code"]: (r["title"], r["summary"]) for r in rows}
 
 
 async def territory_figures(
