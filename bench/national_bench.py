@@ -26,8 +26,9 @@ baseline measured in the same run:
    `render_profile_pdf`, timed alone; median (goal < 200 ms) and p99. Baseline: the one-line PDF
    of `bench/pdf_bench.py`, alternated with the renders.
 
-The read models are analysed (`ANALYZE`) after the rebuild, before the reads: the rebuild does
-not do it, and autovacuum would do it at an unknown moment during the reads.
+The read models are analysed (`ANALYZE`) again after the rebuild, before the reads: the rebuild
+analyses its new tables before it switches over, but autovacuum would analyse them again at an
+unknown moment during the reads.
 
 Opt-in (the full run takes ~12 minutes, a third of it the rebuild; `--quick` ~3):
 
