@@ -4,13 +4,15 @@ through JetStream, it catches up with what the services record and follows a reb
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
 import pytest
 
-from events.values import Role
+from events.values import Role, school_year_on
 from infra.auth import Principal
 from infra.relay import SOURCES, run_relay
 from infra.settings import DatabaseSettings, NatsSettings
@@ -102,4 +104,64 @@ async def test_it_catches_up_beside_the_projector_and_follows_a_rebuild(
     assert await running.fetchval(HEAD) > before
     await wait_for(running, BOTH_AT_HEAD, True, within=120)
     assert await parked(running) == []
+    assert await academies_match(running) == 2
+
+
+def write_usages(
+    database: DatabaseSettings, stop: threading.Event
+) -> tuple[int, dict[str, list[str]]]:
+    """Directors of both académies add usages, then remove them, round after round, until
+    `stop` is set and a round more; how many rounds, and each school's usages on record."""
+    ecoles = [r.uai for r in demo_register() if r.details.kind == "ecole"]
+    chosen = ecoles[:4] + ecoles[-4:]
+    codes = [u.code for u in CATALOGUE[-3:]]
+    app = open_application(database, pool_size=2)
+    last_round, n = False, 0
+    try:
+        while not last_round:
+            last_round = stop.is_set()
+            adding = n % 2 == 0
+            for uai in chosen:
+                director = Principal(f"directeur-{uai}", Role.DIRECTEUR, uai)
+                for code in codes:
+                    change = app.add_usage if adding else app.remove_usage
+                    change(uai, code, director)
+            n += 1
+        year = school_year_on(datetime.now(UTC))
+        return n, {
+            uai: app.declaration(
+                uai, year, Principal(f"directeur-{uai}", Role.DIRECTEUR, uai)
+            ).usages
+            for uai in chosen
+        }
+    finally:
+        app.close()
+
+
+async def test_what_is_recorded_while_a_rebuild_runs_reaches_the_models_it_switches_to(
+    running: asyncpg.Pool, database: DatabaseSettings
+) -> None:
+    await wait_for(running, BOTH_AT_HEAD, True, within=120)
+    stop = threading.Event()
+    writing = asyncio.create_task(asyncio.to_thread(write_usages, database, stop))
+    started = await running.fetchval(HEAD)
+    try:
+        report = await rebuild(database)
+        switched = await running.fetchval(HEAD)
+    finally:
+        stop.set()
+        rounds, on_record = await writing
+    assert report.parked == 0
+    # Changes were recorded while it ran, and after it switched over.
+    assert switched > started
+    assert await running.fetchval(HEAD) > switched
+    assert rounds >= 2
+    await wait_for(running, BOTH_AT_HEAD, True, within=120)
+    assert await parked(running) == []
+    projected = await running.fetch(
+        "SELECT DISTINCT ON (uai) uai, codes FROM reporting.usage_sets WHERE uai = ANY($1) "
+        "ORDER BY uai, valid_from DESC",
+        list(on_record),
+    )
+    assert {r["uai"]: json.loads(r["codes"]) for r in projected} == on_record
     assert await academies_match(running) == 2
