@@ -4,7 +4,6 @@ through JetStream, it catches up with what the services record and follows a reb
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from services.declarations.app import open_application
 from services.declarations.demo import CATALOGUE, demo_register, load_demo
 from services.reporting import sums_from_cells, sums_from_members
 from services.reporting.cell_projector import CellProjector
+from services.reporting.model_memory import usage_codes
 from services.reporting.projector import Projector
 from services.reporting.rebuild import rebuild
 from services.reporting.territory_sums import years_of
@@ -111,27 +111,22 @@ def write_usages(database: DatabaseSettings, stop: threading.Event) -> dict[str,
     """Directors of both académies add usages, then remove them, round after round, until
     `stop` is set and a round more; each school's usages on record then."""
     ecoles = [r.uai for r in demo_register() if r.details.kind == "ecole"]
-    chosen = ecoles[:4] + ecoles[-4:]
+    directors = {
+        u: Principal(f"directeur-{u}", Role.DIRECTEUR, u) for u in ecoles[:4] + ecoles[-4:]
+    }
     codes = [u.code for u in CATALOGUE[-3:]]
     app = open_application(database, pool_size=2)
     last_round, n = False, 0
     try:
         while not last_round:
             last_round = stop.is_set()
-            adding = n % 2 == 0
-            for uai in chosen:
-                director = Principal(f"directeur-{uai}", Role.DIRECTEUR, uai)
+            change = app.add_usage if n % 2 == 0 else app.remove_usage
+            for uai, director in directors.items():
                 for code in codes:
-                    change = app.add_usage if adding else app.remove_usage
                     change(uai, code, director)
             n += 1
         year = school_year_on(datetime.now(UTC))
-        return {
-            uai: app.declaration(
-                uai, year, Principal(f"directeur-{uai}", Role.DIRECTEUR, uai)
-            ).usages
-            for uai in chosen
-        }
+        return {uai: app.declaration(uai, year, d).usages for uai, d in directors.items()}
     finally:
         app.close()
 
@@ -162,5 +157,5 @@ async def test_what_is_recorded_while_a_rebuild_runs_reaches_the_models_it_switc
         "ORDER BY uai, valid_from DESC",
         list(on_record),
     )
-    assert {r["uai"]: json.loads(r["codes"]) for r in projected} == on_record
+    assert {r["uai"]: usage_codes(r["codes"]) for r in projected} == on_record
     assert await academies_match(running) == 2
